@@ -242,3 +242,33 @@ func AppendEscaped(dst []byte, s string, attr bool) []byte {
 	}
 	return append(dst, s[last:]...)
 }
+
+// ChildText returns the text of the first direct child element {space}local
+// and whether there is one. Like Decoder, it is for control paths, not the
+// per-message hot path.
+func (s *Stanza) ChildText(space, local string) (string, bool) {
+	d := s.Decoder()
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return "", false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth == 0 && t.Name.Space == space && t.Name.Local == local {
+				var v string
+				if err := d.DecodeElement(&v, &t); err != nil {
+					return "", false
+				}
+				return v, true
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+			if depth < 0 {
+				return "", false
+			}
+		}
+	}
+}
