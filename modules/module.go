@@ -102,6 +102,12 @@ type Host interface {
 	// false if no such session is bound. The caller keeps ownership.
 	Deliver(ctx context.Context, to xmpp.JID, st *xmpp.Stanza) bool
 
+	// SendIQ sends a server-originated IQ get or set (From a local domain
+	// or user, To anyone) and waits for its result or error, or for ctx to
+	// end. It must not be called on a session goroutine with a long
+	// deadline: use it from Host.Go work.
+	SendIQ(ctx context.Context, iq *xmpp.Stanza) (*xmpp.Stanza, error)
+
 	// HandleIQ makes h the owner of IQ requests whose payload is in ns and
 	// that are addressed to the server: to a local domain, to the
 	// sender's own account, to no one, or to another local user's bare
@@ -140,6 +146,13 @@ const (
 	// Inbound sees every stanza a client sends, after 'from' is stamped
 	// and before routing. A middleware that consumes the stanza (answers
 	// it, handles presence, ...) returns without calling next.
+	//
+	// One exception keeps modules decoupled: the presence module, after it
+	// has processed a broadcast presence (no 'to') and updated the
+	// session's availability, passes it on, so that later modules can react
+	// to a session becoming available (offline replay, PEP last items).
+	// Those modules must not route it; the end of the chain ignores a
+	// presence without 'to'.
 	Inbound Stage = iota + 1
 
 	// Deliver sees a stanza once per local recipient session, before it is
@@ -201,6 +214,9 @@ type Session interface {
 	SetAvailable(p *xmpp.Stanza)
 	// SetInterested marks the session as an interested resource.
 	SetInterested()
+	// Close ends the session with a stream error (conflict when kicked,
+	// not-authorized when its account is removed, ...).
+	Close(cond xmpp.StreamCondition, text string)
 	// Value and SetValue keep a per-session, per-key value for modules
 	// (e.g. entity caps); keys are module IDs.
 	Value(key string) any

@@ -43,6 +43,10 @@ type Host struct {
 	routed    []*xmpp.Stanza
 	delivered []Delivery
 	provided  []modules.Module
+
+	// IQResponder answers SendIQ; nil answers every IQ with
+	// service-unavailable.
+	IQResponder func(iq *xmpp.Stanza) (*xmpp.Stanza, error)
 }
 
 // Delivery is one stanza handed to one session.
@@ -247,6 +251,18 @@ func (h *Host) Deliver(_ context.Context, to xmpp.JID, st *xmpp.Stanza) bool {
 	return true
 }
 
+// SendIQ records iq like Route and answers it through IQResponder.
+func (h *Host) SendIQ(ctx context.Context, iq *xmpp.Stanza) (*xmpp.Stanza, error) {
+	_ = h.Route(ctx, iq)
+	h.mu.Lock()
+	f := h.IQResponder
+	h.mu.Unlock()
+	if f == nil {
+		return nil, xmpp.NewStanzaError(xmpp.ServiceUnavailable, "no IQResponder")
+	}
+	return f(iq)
+}
+
 // Sessions implements modules.Host.
 func (h *Host) Sessions() modules.Sessions { return sessions{h} }
 
@@ -319,6 +335,16 @@ type Session struct {
 	priority   int8
 	interested bool
 	values     map[string]any
+	closed     *xmpp.StreamError
+}
+
+// Closed returns the stream error the session was closed with, or nil.
+func (s *Session) Closed() *xmpp.StreamError { s.mu.Lock(); defer s.mu.Unlock(); return s.closed }
+
+func (s *Session) Close(cond xmpp.StreamCondition, text string) {
+	s.mu.Lock()
+	s.closed = xmpp.NewStreamError(cond, text)
+	s.mu.Unlock()
 }
 
 func (s *Session) JID() xmpp.JID { return s.jid }
