@@ -6,6 +6,8 @@
 // same error style, by the module itself through modules.Host.Config.
 //
 // Field comments are the user documentation: each states its default.
+// conf/parley.yaml is the annotated example of every key. Relative paths in
+// the file are relative to the server's working directory.
 package conf
 
 import (
@@ -42,11 +44,17 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 
 	// Modules configures in-process modules by ID. Every registered module
-	// is enabled with its defaults unless its block says `enabled: false`.
+	// is enabled with its defaults unless its block says `enabled: false`
+	// (or is just `false`). A block's other keys are the module's own,
+	// decoded strictly by the module (Config.Module, Config.DecodeModule).
 	Modules map[string]yaml.Node `yaml:"modules"`
 
 	// File is the path the configuration was read from ("" for defaults).
 	File string `yaml:"-"`
+
+	// lines maps the key paths set in File to their lines, for errors
+	// found after decoding (Line, Errorf).
+	lines map[string]int
 }
 
 // Log configures logging.
@@ -59,7 +67,9 @@ type Log struct {
 
 // Host is one virtual host.
 type Host struct {
-	// Domain is the host's domain name. Required.
+	// Domain is the host's domain name. Required. Load stores it
+	// normalised (RFC 7622: lower case, no trailing dot), so "Example.ORG."
+	// serves example.org.
 	Domain string `yaml:"domain"`
 
 	// Isolated refuses stanzas between this domain and any other local
@@ -72,6 +82,11 @@ type Host struct {
 	// DataDir.
 	TLS TLS `yaml:"tls"`
 
+	// Registration opens in-band registration (XEP-0077) of new accounts
+	// on this domain. Password change and account removal by logged-in
+	// users work either way. Default false.
+	Registration bool `yaml:"registration"`
+
 	// ResourceConflict decides what happens when a client binds a resource
 	// that is already bound: "replace" (the old session is closed with a
 	// conflict stream error), "refuse" (the new bind fails with conflict),
@@ -80,10 +95,13 @@ type Host struct {
 	ResourceConflict string `yaml:"resource_conflict"`
 }
 
-// TLS names a certificate and key in PEM files.
+// TLS names a certificate and key in PEM files. Both or neither are set;
+// Load checks that they are readable and belong together.
 type TLS struct {
+	// Cert is the certificate chain, leaf first.
 	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
+	// Key is the private key of the leaf certificate.
+	Key string `yaml:"key"`
 }
 
 // Listener is one listening socket.
@@ -92,22 +110,28 @@ type Listener struct {
 	// XEP-0368) or "websocket" (RFC 7395). Required.
 	Type string `yaml:"type"`
 
-	// Address is host:port to listen on. Required.
+	// Address is host:port to listen on, the port a number (0 picks a
+	// free one). An empty host listens on every interface. Required; no
+	// two listeners may share an address.
 	Address string `yaml:"address"`
 
 	// RequireTLS refuses authentication before STARTTLS on "xmpp"
-	// listeners. Default true.
+	// listeners. Default true. Only for "xmpp" listeners: Load sets it
+	// (never nil) on those and leaves it nil on the others.
 	RequireTLS *bool `yaml:"require_tls"`
 
-	// Path is the WebSocket endpoint path. Default "/xmpp-websocket".
+	// Path is the WebSocket endpoint path, starting with "/". Default
+	// "/xmpp-websocket". Only for "websocket" listeners.
 	Path string `yaml:"path"`
 
 	// TLS serves the WebSocket listener over TLS (wss). Default false.
+	// Only for "websocket" listeners ("xmpps" is always TLS).
 	TLS bool `yaml:"tls"`
 
 	// TrustedProxies are CIDRs of reverse proxies that terminate TLS in
 	// front of a plain WebSocket listener; connections from them count as
-	// secure. Plain ws from loopback is always secure. Default none.
+	// secure. Plain ws from loopback is always secure. Default none. Only
+	// for "websocket" listeners.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
@@ -124,7 +148,9 @@ type Storage struct {
 	// DataDir) or "mysql". Default "embedded".
 	Backend string `yaml:"backend"`
 
-	// Options is the backend's own block, decoded by the backend.
+	// Options is the backend's own block, decoded strictly by the backend
+	// (Config.DecodeStorage, or Decode on storage.Options.Config). Default
+	// none.
 	Options yaml.Node `yaml:"options"`
 }
 
@@ -143,7 +169,7 @@ type Limits struct {
 	NegotiationTimeout time.Duration `yaml:"negotiation_timeout"`
 
 	// MaxSessions caps concurrent client connections. Default 0: derived
-	// from the process's open-file limit minus FDReserve.
+	// from the process's open-file limit minus FDReserve. Not negative.
 	MaxSessions int `yaml:"max_sessions"`
 
 	// FDReserve is the number of file descriptors kept back for the store,
@@ -157,17 +183,50 @@ type Limits struct {
 	OutboundQueueBytes int `yaml:"outbound_queue_bytes"`
 
 	// AuthPerIP and AuthPerAccount rate-limit authentication attempts,
-	// checked before any password hashing.
+	// checked before any password hashing. Defaults: per IP 5 per second,
+	// burst 20; per account 1 per second, burst 10.
 	AuthPerIP      Rate `yaml:"auth_per_ip"`
 	AuthPerAccount Rate `yaml:"auth_per_account"`
 
-	// StanzasPerSecond is each session's sustained stanza rate; Burst its
-	// bucket size. Default 200 per second, burst 1000.
+	// Stanzas is each session's sustained stanza rate and its burst.
+	// Default 200 per second, burst 1000.
 	Stanzas Rate `yaml:"stanzas"`
 }
 
-// Rate is a token bucket: Rate tokens per second, up to Burst.
+// Rate is a token bucket: Rate tokens per second, up to Burst. A Rate of 0
+// turns the limit off; above 0, Burst must be at least 1.
 type Rate struct {
 	Rate  float64 `yaml:"rate"`
 	Burst int     `yaml:"burst"`
 }
+
+// Default returns the configuration Parley runs with when no file is given;
+// Load starts from it, so every key a file leaves out keeps these values.
+func Default() *Config {
+	return &Config{
+		DataDir: "./parley-data",
+		Log:     Log{Level: "info", Format: "text"},
+		Hosts:   []Host{{Domain: "localhost", ResourceConflict: "replace"}},
+		Listeners: []Listener{
+			{Type: "xmpp", Address: "127.0.0.1:5222", RequireTLS: ptr(true)},
+			{Type: "xmpps", Address: "127.0.0.1:5223"},
+			{Type: "websocket", Address: "127.0.0.1:5280", Path: defaultWebSocketPath},
+		},
+		Admin:   Admin{Address: "127.0.0.1:5380"},
+		Storage: Storage{Backend: "embedded"},
+		Limits: Limits{
+			MaxStanzaBytes:     262144,
+			IdleTimeout:        5 * time.Minute,
+			NegotiationTimeout: 30 * time.Second,
+			FDReserve:          512,
+			OutboundQueueBytes: 1 << 20,
+			AuthPerIP:          Rate{Rate: 0.2, Burst: 10},
+			AuthPerAccount:     Rate{Rate: 0.05, Burst: 5},
+			Stanzas:            Rate{Rate: 200, Burst: 1000},
+		},
+	}
+}
+
+const defaultWebSocketPath = "/xmpp-websocket"
+
+func ptr[T any](v T) *T { return &v }
