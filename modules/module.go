@@ -23,6 +23,7 @@ import (
 	"context"
 	"encoding/xml"
 	"log/slog"
+	"net/netip"
 
 	"github.com/parley-im/parley/storage"
 	"github.com/parley-im/parley/xmpp"
@@ -275,6 +276,22 @@ func WithTarget(ctx context.Context, s Session) context.Context {
 func Target(ctx context.Context) Session {
 	s, _ := ctx.Value(targetKey{}).(Session)
 	return s
+}
+
+type remoteAddrKey struct{}
+
+// WithRemoteAddr returns ctx carrying the network address of the client a
+// stanza came from. The server sets it on pre-authentication IQs, so that
+// in-band registration can be limited per address.
+func WithRemoteAddr(ctx context.Context, addr netip.Addr) context.Context {
+	return context.WithValue(ctx, remoteAddrKey{}, addr)
+}
+
+// RemoteAddr returns the client address ctx carries, and whether it
+// carries a valid one.
+func RemoteAddr(ctx context.Context) (netip.Addr, bool) {
+	a, ok := ctx.Value(remoteAddrKey{}).(netip.Addr)
+	return a, ok && a.IsValid()
 }
 
 // PayloadIs reports whether st's first child element is {ns}local.

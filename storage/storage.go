@@ -12,8 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -24,12 +26,22 @@ var ErrNotFound = errors.New("storage: not found")
 // ErrClosed is returned by every method once Close has been called.
 var ErrClosed = errors.New("storage: closed")
 
+// ErrLogName is returned (wrapped) by Write and Range for a log name that
+// contains a 0x00 byte: backends may use 0x00 to end a log name in their
+// key layout, so no backend accepts one.
+var ErrLogName = errors.New("storage: log name contains a 0x00 byte")
+
 // Backend is an ordered key-value store with append-only logs.
 //
 // All methods are safe for concurrent use. A Write returns only once its
 // batch is durable (for the embedded store: its write-ahead log fsynced);
 // backends group concurrent Writes into one commit. Slices passed to
-// callbacks are valid only during the call.
+// callbacks are valid only during the call (a backend may reuse them for the
+// next record): copy what you keep.
+//
+// Plain keys and log records live in separate spaces: a Scan never returns
+// log records, and a key never appears in a log. One Scan or Range reads one
+// consistent state: it sees each batch wholly or not at all.
 type Backend interface {
 	// Get returns a copy of the value stored at key, or ErrNotFound.
 	Get(ctx context.Context, key []byte) ([]byte, error)
@@ -42,11 +54,13 @@ type Backend interface {
 
 	// Range calls fn for the records of log with from <= id <= to, in
 	// ascending id order (descending if reverse), at most limit times
-	// (0: no limit).
+	// (0: no limit); with reverse and a limit it returns the newest
+	// records. A log name must not contain a 0x00 byte (ErrLogName).
 	Range(ctx context.Context, log []byte, from, to uint64, limit int, reverse bool, fn func(id uint64, rec []byte) error) error
 
 	// Write applies b atomically and durably: all of its operations or
-	// none. An empty batch is a no-op.
+	// none, in their order within b. An empty batch is a no-op. A ctx done
+	// before the commit fails the Write with ctx.Err() and writes nothing.
 	Write(ctx context.Context, b *Batch) error
 
 	// Close flushes and releases the backend.
@@ -92,6 +106,7 @@ func (b *Batch) DeletePrefix(prefix []byte) {
 
 // Append adds rec to log under id. Appending an id that exists already
 // replaces nothing and is not an error, so a retried batch is harmless.
+// log must not contain a 0x00 byte (Write fails with ErrLogName).
 func (b *Batch) Append(log []byte, id uint64, rec []byte) {
 	b.Ops = append(b.Ops, Op{Kind: OpAppend, Key: log, ID: id, Value: rec})
 }
@@ -125,6 +140,13 @@ type Options struct {
 	Config *yaml.Node
 	// MaxOpenFiles bounds the files the backend may hold open (0: its default).
 	MaxOpenFiles int
+	// Logger receives the backend's own log lines (nil: slog.Default()).
+	Logger *slog.Logger
+	// OnCommit, if set, is called after each successful non-empty Write
+	// with the batch's operation count and the Write's latency (including
+	// the wait for durability), for metrics. It must be fast and safe for
+	// concurrent use.
+	OnCommit func(ops int, d time.Duration)
 }
 
 // OpenFunc opens a backend.

@@ -33,16 +33,26 @@ func ParseJID(s string) (JID, error) {
 	if s == "" {
 		return JID{}, ErrJIDEmpty
 	}
-	if j, err := parseASCII(s); err == nil {
-		return j, nil
-	} else if err != errNeedsPRECIS {
-		return JID{}, err
+	// RFC 7622 §3.1: the resourcepart starts at the first '/', the localpart
+	// ends at the first '@' before it.
+	head, res, hasRes := strings.Cut(s, "/")
+	if hasRes && res == "" {
+		return JID{}, ErrJIDInvalid
+	}
+	local, domain, hasLocal := strings.Cut(head, "@")
+	if !hasLocal {
+		local, domain = "", head
+	} else if local == "" {
+		return JID{}, ErrJIDInvalid
+	}
+	if j, err := parseASCII(s, local, domain, res); err != errNeedsPRECIS {
+		return j, err
 	}
 	m, err := jid.Parse(s)
 	if err != nil {
 		return JID{}, errors.Join(ErrJIDInvalid, err)
 	}
-	return NewJID(m.Localpart(), m.Domainpart(), m.Resourcepart())
+	return fromMellium(m)
 }
 
 // MustParseJID is ParseJID for constants in tests and tables; it panics on error.
@@ -54,72 +64,41 @@ func MustParseJID(s string) JID {
 	return j
 }
 
-// NewJID joins already-separated parts, normalising them.
+// NewJID joins already-separated parts, normalising them. Separator
+// characters inside a part are taken literally (and make a localpart or
+// domainpart invalid), never as separators.
 func NewJID(local, domain, resource string) (JID, error) {
-	if local == "" && resource == "" {
-		return ParseJID(domain)
-	}
-	var b strings.Builder
-	b.Grow(len(local) + len(domain) + len(resource) + 2)
-	if local != "" {
-		b.WriteString(local)
-		b.WriteByte('@')
-	}
-	b.WriteString(domain)
-	if resource != "" {
-		b.WriteByte('/')
-		b.WriteString(resource)
-	}
-	j, err := parseASCII(b.String())
-	if err == nil {
-		return j, nil
-	}
-	if err != errNeedsPRECIS {
-		return JID{}, err
+	if j, err := parseASCII("", local, domain, resource); err != errNeedsPRECIS {
+		return j, err
 	}
 	m, err := jid.New(local, domain, resource)
 	if err != nil {
 		return JID{}, errors.Join(ErrJIDInvalid, err)
 	}
-	l, d, r := m.Localpart(), m.Domainpart(), m.Resourcepart()
-	s := d
-	if l != "" {
-		s = l + "@" + d
-	}
-	if r != "" {
-		s += "/" + r
-	}
-	return JID{s: s, ll: len(l), dl: len(d)}, nil
+	return fromMellium(m)
 }
 
-// parseASCII handles addresses made only of characters whose PRECIS
-// normalisation is known without tables. It returns errNeedsPRECIS when the
-// address needs the full treatment.
-func parseASCII(s string) (JID, error) {
-	// RFC 7622 §3.1: the resourcepart starts at the first '/', the localpart
-	// ends at the first '@' before it.
-	slash := strings.IndexByte(s, '/')
-	head, res := s, ""
-	if slash >= 0 {
-		head, res = s[:slash], s[slash+1:]
-		if res == "" {
-			return JID{}, ErrJIDInvalid
-		}
-	}
-	at := strings.IndexByte(head, '@')
-	local, domain := "", head
-	if at >= 0 {
-		local, domain = head[:at], head[at+1:]
-		if local == "" {
-			return JID{}, ErrJIDInvalid
-		}
-	}
-	if domain == "" {
+// fromMellium converts a JID normalised by mellium. A domainpart that still
+// ends in a dot ("b.." less the one trailing dot RFC 7622 §3.2 strips) has an
+// empty label; mellium keeps it, but parsing the result again would strip
+// another dot, so such an address is refused to keep parsing idempotent.
+func fromMellium(m jid.JID) (JID, error) {
+	l, d := m.Localpart(), m.Domainpart()
+	if strings.HasSuffix(d, ".") {
 		return JID{}, ErrJIDInvalid
 	}
-	if len(local) > 1023 || len(domain) > 1023 || len(res) > 1023 {
-		return JID{}, ErrJIDTooLong
-	}
+	return JID{s: m.String(), ll: len(l), dl: len(d)}, nil
+}
+
+// parseASCII normalises the parts of an address made only of characters
+// whose PRECIS treatment is known without tables: letters, digits and a
+// few punctuation characters in the localpart, LDH labels in the
+// domainpart, printable ASCII in the resourcepart. It returns
+// errNeedsPRECIS for anything else, so that mellium.im/xmpp/jid decides
+// every case this function is not sure of and both paths always agree.
+// s is the whole address when the parts were cut from one (it is reused
+// when nothing changes), "" otherwise.
+func parseASCII(s, local, domain, res string) (JID, error) {
 	lower := false
 	for i := 0; i < len(local); i++ {
 		switch c := local[i]; {
@@ -127,18 +106,29 @@ func parseASCII(s string) (JID, error) {
 		case c >= 'A' && c <= 'Z':
 			lower = true
 		default:
-			// Anything else (forbidden characters included) is left to
-			// the full PRECIS path, so both paths agree by construction.
 			return JID{}, errNeedsPRECIS
 		}
 	}
-	domain = strings.TrimSuffix(domain, ".") // RFC 7622 §3.2: a trailing dot is removed
+	// RFC 7622 §3.2: a trailing dot is removed before anything else.
+	domain = strings.TrimSuffix(domain, ".")
 	if domain == "" {
 		return JID{}, ErrJIDInvalid
 	}
-	for i := 0; i < len(domain); i++ {
+	// Every label must be a non-empty LDH label that IDNA leaves alone: no
+	// hyphen at either end and none in the third and fourth positions
+	// (which would make it an A-label such as "xn--", or invalid).
+	label := 0
+	for i := 0; i <= len(domain); i++ {
+		if i == len(domain) || domain[i] == '.' {
+			n := i - label
+			if n == 0 || domain[label] == '-' || domain[i-1] == '-' || n >= 4 && domain[label+2] == '-' && domain[label+3] == '-' {
+				return JID{}, errNeedsPRECIS
+			}
+			label = i + 1
+			continue
+		}
 		switch c := domain[i]; {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-':
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-':
 		case c >= 'A' && c <= 'Z':
 			lower = true
 		default:
@@ -149,6 +139,9 @@ func parseASCII(s string) (JID, error) {
 		if c := res[i]; c < 0x21 || c > 0x7e {
 			return JID{}, errNeedsPRECIS
 		}
+	}
+	if len(local) > 1023 || len(domain) > 1023 || len(res) > 1023 {
+		return JID{}, ErrJIDTooLong
 	}
 	if lower {
 		local, domain = strings.ToLower(local), strings.ToLower(domain)

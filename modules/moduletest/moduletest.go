@@ -176,6 +176,26 @@ func (h *Host) RunUnrouted(st *xmpp.Stanza) error {
 	}))
 }
 
+// RunDeliver runs st through the Deliver chain for the session bound to
+// full (modules.Target names it), as the server does before queueing a
+// stanza for a session; the end of the chain records the delivery as
+// Deliver does. It returns the chain's error.
+func (h *Host) RunDeliver(full string, st *xmpp.Stanza) error {
+	h.t.Helper()
+	j := xmpp.MustParseJID(full)
+	h.mu.Lock()
+	s := h.sessions[j]
+	h.mu.Unlock()
+	if s == nil {
+		h.t.Fatalf("moduletest: RunDeliver: no session bound to %s", full)
+	}
+	ctx := modules.WithTarget(context.Background(), s)
+	return h.run(modules.Deliver, ctx, st, modules.HandlerFunc(func(ctx context.Context, st *xmpp.Stanza) error {
+		h.Deliver(ctx, j, st)
+		return nil
+	}))
+}
+
 func (h *Host) run(at modules.Stage, ctx context.Context, st *xmpp.Stanza, end modules.Handler) error {
 	h.mu.Lock()
 	mws := slices.Clone(h.chain[at])
