@@ -20,14 +20,17 @@ const modulePath = "github.com/parley-im/parley/modules/"
 var notModules = []string{"all", "moduletest"}
 
 // allowedImports lists, for each module package another module may import,
-// the modules allowed to: presence and pep read rosters, pep reads the
-// entity capabilities of sessions, disco reads rosters for the
-// subscriptions XEP-0030 §8 asks about, caps hashes disco's answer. Every
+// the modules allowed to: presence, pep and blocking read rosters (blocking
+// for the presence XEP-0191 §3.3 sends to contacts), pep reads the entity
+// capabilities of sessions, disco reads rosters for the subscriptions
+// XEP-0030 §8 asks about, caps hashes disco's answer, and vcard and private
+// publish through pep (XEP-0398 avatars, XEP-0402 §5.3 bookmarks). Every
 // other dependency between modules goes through modules.Host.
 var allowedImports = map[string][]string{
-	"roster": {"presence", "pep", "disco"},
+	"roster": {"presence", "pep", "disco", "blocking"},
 	"caps":   {"pep"},
 	"disco":  {"caps"},
+	"pep":    {"vcard", "private"},
 }
 
 // readmeSections are the sections every module README has, in order.

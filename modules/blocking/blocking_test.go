@@ -205,6 +205,8 @@ func TestEnforcement(t *testing.T) {
 			st: stanza(xmpp.KindIQ, "result", romeo+"/orchard", juliet+"/balcony", "")},
 		{name: "user's presence broadcast to blocked contact dropped", stage: "deliver",
 			st: stanza(xmpp.KindPresence, "", juliet+"/balcony", romeo+"/orchard", "")},
+		{name: "PEP notification from the user to blocked contact dropped", stage: "deliver",
+			st: stanza(xmpp.KindMessage, "headline", juliet, romeo+"/orchard", `<event xmlns="http://jabber.org/protocol/pubsub#event"/>`)},
 		{name: "user's unavailable presence to blocked contact passes", stage: "deliver", wantPass: true,
 			st: stanza(xmpp.KindPresence, "unavailable", juliet+"/balcony", romeo+"/orchard", "")},
 		{name: "server stanza to the user passes", stage: "deliver", wantPass: true,

@@ -88,6 +88,9 @@ func TestStoreAndReplay(t *testing.T) {
 	if err := h.RunUnrouted(message("chat", `<composing xmlns="`+NSChatStates+`"/>`)); err == nil {
 		t.Fatal("a chat state alone was not passed on to be bounced")
 	}
+	if err := h.RunUnrouted(message("chat", `<body>secret</body><no-store xmlns="`+NSHints+`"/>`)); err == nil {
+		t.Fatal("a message with <no-store/> was not passed on to be bounced")
+	}
 
 	low := h.Bind(juliet + "/low")
 	available(t, h, low, "-1")

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/modules/blocking"
 	"github.com/parley-im/parley/modules/caps"
 	"github.com/parley-im/parley/modules/disco"
 	"github.com/parley-im/parley/modules/moduletest"
@@ -33,7 +32,6 @@ func newWorld(t *testing.T, users ...string) *world {
 		w.h.AddAccount(u, "pw")
 	}
 	w.h.IQResponder = w.answer
-	w.h.Provision(new(blocking.Module))
 	w.h.Provision(new(caps.Module))
 	w.h.Provision(new(Module))
 	return w

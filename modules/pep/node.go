@@ -71,7 +71,8 @@ func (c NodeConfig) equal(o NodeConfig) bool {
 		c.NotifyRetract == o.NotifyRetract && c.NotifyDelete == o.NotifyDelete
 }
 
-// apply sets the fields of f that c knows; unknown fields are ignored.
+// apply sets the fields of f that c knows; unknown fields (FORM_TYPE
+// among them) are ignored. f is not modified.
 // It reports the first value it cannot accept.
 func (c *NodeConfig) apply(f Form) error {
 	for v, vals := range f {

@@ -1,5 +1,5 @@
 // Package pep implements XEP-0163: Personal Eventing Protocol (version
-// 1.2) with the subset of XEP-0060: Publish-Subscribe it needs and
+// 1.2.2) with the subset of XEP-0060: Publish-Subscribe (version 1.30.0) it needs and
 // XEP-0223: Persistent Storage of Private Data via PubSub.
 //
 // Every account is a pubsub service at its bare JID. The owner publishes
@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/modules"
-	"github.com/parley-im/parley/modules/blocking"
 	"github.com/parley-im/parley/modules/caps"
 	"github.com/parley-im/parley/modules/roster"
 	"github.com/parley-im/parley/xmpp"
@@ -396,7 +395,6 @@ func (m *Module) handleOwner(ctx context.Context, iq *xmpp.Stanza) ([]byte, erro
 		if r.form == nil {
 			return nil, xmpp.NewStanzaError(xmpp.BadRequest, "configure needs a data form")
 		}
-		delete(r.form, "FORM_TYPE")
 		return nil, m.svc.Configure(ctx, owner, r.node, r.form)
 	case r.op == "delete" && iq.Type == "set":
 		return nil, m.svc.Delete(ctx, owner, r.node)
@@ -524,9 +522,6 @@ func (m *Module) sendLast(ctx context.Context, s modules.Session, features, had 
 			}
 			if owner != user {
 				if err := m.svc.access(ctx, owner, user, cfg); err != nil {
-					continue
-				}
-				if bl, err := blocking.Load(ctx, m.h.Storage(), user); err == nil && bl.Blocks(owner) {
 					continue
 				}
 			}

@@ -318,17 +318,6 @@ func TestNotifications(t *testing.T) {
 		})
 	}
 
-	t.Run("blocked contact gets nothing", func(t *testing.T) {
-		w.do(iq(juliet+"/balcony", "", "set", `<block xmlns="urn:xmpp:blocking"><item jid="`+romeo+`"/></block>`))
-		if _, err := w.publish(juliet+"/balcony", tune, "current", tunePayload("Holst"), ""); err != nil {
-			t.Fatal(err)
-		}
-		got := w.events(100 * time.Millisecond)
-		if len(got[romeo+"/orchard"]) != 0 || len(got[juliet+"/balcony"]) != 1 {
-			t.Fatalf("notifications: %v", got)
-		}
-	})
-
 	t.Run("retract notifies", func(t *testing.T) {
 		w.do(iq(juliet+"/balcony", "", "set", `<pubsub xmlns="`+NS+`"><retract node="`+tune+`" notify="true"><item id="current"/></retract></pubsub>`))
 		got := w.events(100 * time.Millisecond)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/modules"
-	"github.com/parley-im/parley/modules/blocking"
 	"github.com/parley-im/parley/modules/caps"
 	"github.com/parley-im/parley/modules/roster"
 	"github.com/parley-im/parley/xmpp"
@@ -78,7 +77,6 @@ func (s *Service) Publish(ctx context.Context, owner, publisher xmpp.JID, node s
 	if len(items) == 0 {
 		return nil, pubsubError(xmpp.BadRequest, "item-required", "")
 	}
-	delete(opts, "FORM_TYPE")
 	be := s.h.Storage()
 	mu := lockOwner(owner)
 	mu.Lock()
@@ -307,11 +305,6 @@ func (s *Service) access(ctx context.Context, owner, requester xmpp.JID, cfg Nod
 	if requester.Bare() == owner.Bare() {
 		return nil
 	}
-	if bl, err := blocking.Load(ctx, s.h.Storage(), owner); err != nil {
-		return err
-	} else if bl.Blocks(requester) {
-		return xmpp.NewStanzaError(xmpp.ServiceUnavailable, "")
-	}
 	switch cfg.AccessModel {
 	case AccessOpen:
 		return nil
@@ -353,7 +346,9 @@ func allowedContact(it roster.Item, cfg NodeConfig) bool {
 // notify sends event (the content of <event/>) to the owner's sessions and
 // to the sessions of contacts the access model allows, where the session
 // is available with a non-negative priority and its client asked for
-// <node>+notify (XEP-0163 §4).
+// <node>+notify (XEP-0163 §4). Contacts the owner blocked, or who blocked
+// the owner, are left out by the blocking module's Deliver stage, which
+// Host.Deliver runs (XEP-0163 §4.3.3 point 3).
 func (s *Service) notify(ctx context.Context, owner xmpp.JID, node string, cfg NodeConfig, event []byte) {
 	s.deliverTo(ctx, owner, owner, node, event, time.Time{})
 	if cfg.AccessModel == AccessWhitelist {
@@ -364,21 +359,10 @@ func (s *Service) notify(ctx context.Context, owner xmpp.JID, node string, cfg N
 		s.log.Error("pep notify: roster", "owner", owner, "err", err)
 		return
 	}
-	var bl *blocking.List
 	for _, it := range items {
-		if !allowedContact(it, cfg) || !s.h.IsLocal(it.JID.Domain()) {
-			continue
+		if allowedContact(it, cfg) && s.h.IsLocal(it.JID.Domain()) {
+			s.deliverTo(ctx, owner, it.JID, node, event, time.Time{})
 		}
-		if bl == nil {
-			if bl, err = blocking.Load(ctx, s.h.Storage(), owner); err != nil {
-				s.log.Error("pep notify: block list", "owner", owner, "err", err)
-				return
-			}
-		}
-		if bl.Blocks(it.JID) {
-			continue
-		}
-		s.deliverTo(ctx, owner, it.JID, node, event, time.Time{})
 	}
 }
 
@@ -402,9 +386,10 @@ func wants(sess modules.Session, node string) bool {
 	return ok && hasNotify(f, node)
 }
 
+// hasNotify looks node+notify up in features, sorted as caps keeps them.
 func hasNotify(features []string, node string) bool {
 	_, found := slices.BinarySearch(features, node+"+notify")
-	return found || slices.Contains(features, node+"+notify")
+	return found
 }
 
 // eventMessage wraps an event in the headline message XEP-0163 §4.3 shows,

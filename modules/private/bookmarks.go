@@ -225,21 +225,13 @@ func setBookmarks(ctx context.Context, svc *pep.Service, user, publisher xmpp.JI
 // precondition-not-met).
 func publishBookmark(ctx context.Context, svc *pep.Service, user, publisher xmpp.JID, b bookmark) error {
 	item := []pep.Item{{ID: b.jid, Payload: b.payload()}}
-	_, err := svc.Publish(ctx, user, publisher, NSBookmarks2, item, cloneForm(bookmarkOptions))
+	_, err := svc.Publish(ctx, user, publisher, NSBookmarks2, item, bookmarkOptions)
 	var se *xmpp.StanzaError
 	if errors.As(err, &se) && se.Condition == xmpp.Conflict {
-		if err := svc.Configure(ctx, user, NSBookmarks2, cloneForm(bookmarkOptions)); err != nil {
+		if err := svc.Configure(ctx, user, NSBookmarks2, bookmarkOptions); err != nil {
 			return err
 		}
-		_, err = svc.Publish(ctx, user, publisher, NSBookmarks2, item, cloneForm(bookmarkOptions))
+		_, err = svc.Publish(ctx, user, publisher, NSBookmarks2, item, bookmarkOptions)
 	}
 	return err
-}
-
-func cloneForm(f pep.Form) pep.Form {
-	c := make(pep.Form, len(f))
-	for k, v := range f {
-		c[k] = v
-	}
-	return c
 }

@@ -496,7 +496,8 @@ func deletePrefix(pb *pebble.Batch, buf, prefix []byte) ([]byte, error) {
 
 // Close implements storage.Backend. It waits for operations in flight,
 // flushes the memtable (so the next open replays no log) and closes the
-// database and its lock. Later calls return nil.
+// database and its lock. Later calls return nil. Close must not be
+// called from a Scan or Range callback: it would wait for that very call.
 func (s *store) Close() error {
 	first := false
 	s.closeOnce.Do(func() {

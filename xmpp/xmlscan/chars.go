@@ -80,7 +80,19 @@ func decodeChar(b []byte) (rune, int, error) {
 // start of b; 0 if b does not start with one. It reports errShort when the
 // name runs to the end of b, since more name characters may follow.
 func scanNCName(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, errShort
+	}
 	i := 0
+	if c := b[0]; c < utf8.RuneSelf {
+		if !nameStart[c] {
+			return 0, nil
+		}
+		i = 1
+		for i < len(b) && nameChar[b[i]] {
+			i++
+		}
+	}
 	for i < len(b) {
 		c := b[i]
 		if c < utf8.RuneSelf {

@@ -46,6 +46,7 @@ var (
 	errAttrSpace        = nwf("attributes not separated by white space")
 	errReserved         = nwf("reserved namespace prefix or name misused")
 	errEmptyPrefixDecl  = nwf("empty namespace name bound to a prefix")
+	errSpaceInNS        = nwf("white space other than ' ' in a namespace name")
 	errUndeclared       = &scanError{xmpp.StreamBadNamespacePrefix, "undeclared namespace prefix"}
 	errTopText          = nwf("character data at stream level")
 	errTooBig           = policy("top-level element larger than the limit")

@@ -115,6 +115,7 @@ func (s *Scanner) header() (int, error) {
 	}
 	s.ns, s.stack = s.ns[:0], s.stack[:0]
 	s.arena = s.arena[:0]
+	s.maxAttrs = maxHeaderAttrs
 	t, err := s.startTag(b, i, true)
 	if err == errShort {
 		return 0, errFraming
@@ -200,6 +201,10 @@ func digits(s string) bool {
 	}
 	return true
 }
+
+// maxHeaderAttrs bounds the attributes of a stream header, independently of
+// Limits.MaxAttrs, which is about stanzas.
+const maxHeaderAttrs = 64
 
 var (
 	errBadEncoding  = &scanError{xmpp.StreamUnsupportedEncoding, "encoding other than UTF-8"}

@@ -11,6 +11,8 @@ import (
 // XML §3); nothing may declare it.
 const nsXMLNS = "http://www.w3.org/2000/xmlns/"
 
+var nsXMLBytes = []byte(xmpp.NSXML)
+
 // rawAttr is one attribute of the start tag being parsed. Its slices point
 // into the element's bytes (or into the scanner's arena) and live until the
 // parse ends.
@@ -50,10 +52,12 @@ type tag struct {
 // before the element does; every other error is final.
 func (s *Scanner) parse(b []byte, st *xmpp.Stanza) (int, error) {
 	st.Reset()
+	s.maxAttrs = s.lim.MaxAttrs
 	s.ns = s.ns[:0]
 	s.stack = s.stack[:0]
 	s.inserts = s.inserts[:0]
 	s.arena = s.arena[:0]
+	s.rewrite = false
 	for i := range s.hdrNS {
 		s.hdrNS[i].used = false
 	}
@@ -302,14 +306,14 @@ func (s *Scanner) attr(b []byte, i int) (int, error) {
 	i++
 	start := i
 	for {
+		for i < len(b) && attrClass[b[i]] == cPlain {
+			i++
+		}
 		if i == len(b) {
 			return 0, errShort
 		}
 		c := b[i]
 		switch attrClass[c] {
-		case cPlain:
-			i++
-			continue
 		case cCtrl:
 			return 0, errBadChar
 		case cHigh:
@@ -346,7 +350,7 @@ func (s *Scanner) attr(b []byte, i int) (int, error) {
 			return 0, errDupAttr
 		}
 	}
-	if len(s.attrs) == s.lim.MaxAttrs {
+	if len(s.attrs) == s.maxAttrs {
 		return 0, errTooManyAttrs
 	}
 	s.attrs = append(s.attrs, a)
@@ -367,6 +371,12 @@ func (s *Scanner) declare() error {
 			continue
 		}
 		a.decl = true
+		if !a.plain && bytes.ContainsAny(a.val, "\t\n\r") {
+			// Attribute-value normalisation would turn these into
+			// spaces, which some parsers (encoding/xml among them) skip:
+			// peers would disagree on the namespace. No URI has them.
+			return errSpaceInNS
+		}
 		uri := s.value(a)
 		isXML, isXMLNS := string(uri) == xmpp.NSXML, string(uri) == nsXMLNS
 		switch {
@@ -396,7 +406,7 @@ func (s *Scanner) declare() error {
 // on the stream header as needed by the element's content.
 func (s *Scanner) resolve(prefix []byte, used bool) ([]byte, error) {
 	if string(prefix) == "xml" {
-		return []byte(xmpp.NSXML), nil
+		return nsXMLBytes, nil
 	}
 	for k := len(s.ns) - 1; k >= 0; k-- {
 		if b := s.ns[k]; b.prefix != nil && bytes.Equal(b.prefix, prefix) {
@@ -460,7 +470,6 @@ func appendValue(dst, v []byte) []byte {
 	return dst
 }
 
-
 // content scans the content of the top-level element from b[i] to its end
 // tag. It returns the index of the end tag and the index after it.
 func (s *Scanner) content(b []byte, i int, st *xmpp.Stanza) (innerEnd, end int, err error) {
@@ -468,11 +477,14 @@ func (s *Scanner) content(b []byte, i int, st *xmpp.Stanza) (innerEnd, end int, 
 	for {
 		// Character data up to the next '<'.
 		for i < len(b) {
+			for i < len(b) && textClass[b[i]] == cPlain {
+				i++
+			}
+			if i == len(b) {
+				break
+			}
 			c := b[i]
 			switch textClass[c] {
-			case cPlain:
-				i++
-				continue
 			case cCtrl:
 				return 0, 0, errBadChar
 			case cHigh:

@@ -54,6 +54,7 @@ const (
 // Buffer sizes.
 const (
 	minBuf    = 512      // a new or shrunk buffer
+	readBuf   = 4096     // a busy stream's buffer grows to this for fewer reads
 	bigBuf    = 8 * 1024 // above this a buffer is shrunk as soon as it empties
 	maxHeader = 16 << 10 // prolog and stream header together
 )
@@ -85,7 +86,8 @@ type Scanner struct {
 	r, w int   // unread bytes are buf[r:w]
 	rerr error // read error to report once buffered bytes are used up
 
-	shorts int // consecutive reads that filled less than half the buffer
+	shorts int  // consecutive reads that filled less than half the buffer
+	filled bool // the last read filled the buffer
 
 	err     error // sticky error ending the stream
 	open    bool  // a header has been read
@@ -107,6 +109,7 @@ type Scanner struct {
 	arena    []byte
 	innerNS  []byte
 	rewrite  bool
+	maxAttrs int
 
 	in   interner
 	jids jidCache
@@ -150,6 +153,8 @@ func (s *Scanner) Buffered() int { return s.w - s.r }
 func (s *Scanner) Shrink() {
 	if s.r == s.w {
 		s.buf, s.r, s.w = nil, 0, 0
+		s.dropScratch()
+		s.arena = nil
 	}
 }
 
@@ -327,7 +332,24 @@ func (s *Scanner) resize(n int) {
 	nb := make([]byte, n)
 	s.w = copy(nb, s.buf[s.r:s.w])
 	s.r = 0
+	if n < len(s.buf) {
+		s.dropScratch()
+	}
 	s.buf = nb
+}
+
+// dropScratch clears the per-element scratch space, whose slices point into
+// the read buffer: a buffer given up must not stay reachable through them.
+func (s *Scanner) dropScratch() {
+	clear(s.attrs[:cap(s.attrs)])
+	clear(s.topAttrs[:cap(s.topAttrs)])
+	clear(s.ns[:cap(s.ns)])
+	clear(s.stack[:cap(s.stack)])
+	s.attrs, s.topAttrs, s.ns, s.stack = s.attrs[:0], s.topAttrs[:0], s.ns[:0], s.stack[:0]
+	s.innerNS = nil
+	if cap(s.arena) > minBuf {
+		s.arena = nil
+	}
 }
 
 // maxBuf is the largest buffer: one element at the limit plus slack.
@@ -347,11 +369,14 @@ func (s *Scanner) fill() error {
 		s.buf = make([]byte, minBuf)
 	case s.w == len(s.buf):
 		unread := s.w - s.r
-		if s.r > 0 && unread <= len(s.buf)/2 || len(s.buf) >= s.maxBuf() {
+		switch {
+		case s.filled && len(s.buf) < readBuf, unread > len(s.buf)/2 && len(s.buf) < s.maxBuf():
+			// Reads fill the buffer (a busy stream, NATS style) or one
+			// element needs more room.
+			s.resize(min(2*len(s.buf), s.maxBuf()))
+		default:
 			s.w = copy(s.buf, s.buf[s.r:s.w])
 			s.r = 0
-		} else {
-			s.resize(min(2*len(s.buf), s.maxBuf()))
 		}
 	case s.shorts >= 2 && len(s.buf) > minBuf && s.w-s.r <= len(s.buf)/4:
 		// Reads have been short for a while: halve the buffer (NATS).
@@ -363,6 +388,7 @@ func (s *Scanner) fill() error {
 		if n < 0 || n > len(s.buf)-s.w {
 			return errors.New("xmlscan: reader returned an invalid count")
 		}
+		s.filled = n == len(s.buf)-s.w
 		if n < (len(s.buf)-s.w)/2 {
 			s.shorts++
 		} else {
