@@ -220,3 +220,50 @@ func TestResourceConflictReplaces(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestIdleTimeout checks that whitespace keepalives keep a session alive
+// and that silence past the idle timeout ends it with connection-timeout.
+func TestIdleTimeout(t *testing.T) {
+	srv := servertest.Start(t, func(c *conf.Config) { c.Limits.IdleTimeout = 400 * time.Millisecond })
+	srv.AddUser(t, "alice@localhost", pw)
+	c := srv.Dial(t, "xmpp")
+	c.Login("localhost", "alice", pw, "r")
+	for i := 0; i < 8; i++ { // 800 ms of keepalives, twice the timeout
+		time.Sleep(100 * time.Millisecond)
+		c.Send(" ")
+	}
+	c.Send(`<iq type='get' id='still'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	c.Expect(`id="still"[^>]*type="result"|type="result"[^>]*id="still"`)
+	c.Expect(`<connection-timeout xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>`)
+	if !c.Closed(2 * time.Second) {
+		t.Fatal("idle connection not closed")
+	}
+}
+
+// TestGracefulShutdown checks that stopping the server closes every
+// client's stream with system-shutdown.
+func TestGracefulShutdown(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	srv.AddUser(t, "alice@localhost", pw)
+	c := srv.Dial(t, "xmpp")
+	c.Login("localhost", "alice", pw, "r")
+	srv.Stop()
+	c.Expect(`<system-shutdown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>.*</stream:stream>`)
+}
+
+// TestDirectTLS logs in on the XEP-0368 port, where TLS comes first and
+// STARTTLS is not offered.
+func TestDirectTLS(t *testing.T) {
+	srv := servertest.Start(t, nil)
+	srv.AddUser(t, "alice@localhost", pw)
+	c := srv.Dial(t, "xmpps")
+	c.Header("localhost")
+	f := c.Expect(`<stream:features>.*?</stream:features>`)
+	if strings.Contains(f, "starttls") || !strings.Contains(f, "PLAIN") {
+		t.Fatalf("direct TLS features: %s", f)
+	}
+	c2 := srv.Dial(t, "xmpps")
+	if got := c2.Login("localhost", "alice", pw, "tls"); got != "alice@localhost/tls" {
+		t.Fatalf("bound %s", got)
+	}
+}

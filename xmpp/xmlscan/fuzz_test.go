@@ -333,6 +333,9 @@ func FuzzStanzaHeader(f *testing.F) {
 	f.Add("presence", "", "", "", "unavailable", "en-GB", "", "")
 	f.Add("message", "Juliet@EXAMPLE.com", "romeo@example.net/\"q\"", "\t id\n", "chat", "", "body", "a]]b")
 	f.Fuzz(func(t *testing.T, name, to, from, id, typ, lang, child, text string) {
+		if !isNCName(name) || child != "" && !isNCName(child) {
+			return // names are FuzzScan's business; here they frame the values
+		}
 		var b []byte
 		b = append(b, '<')
 		b = append(b, name...)
@@ -362,7 +365,7 @@ func FuzzStanzaHeader(f *testing.F) {
 		}
 		var st xmpp.Stanza
 		err := s.Next(&st)
-		valid := isNCName(name) && (child == "" || isNCName(child)) && allChars(to, from, id, typ, lang, text)
+		valid := allChars(to, from, id, typ, lang, text)
 		if !valid {
 			var se *xmpp.StreamError
 			if err == nil || !errors.As(err, &se) {

@@ -169,23 +169,25 @@ func (c *melliumClient) close() {
 // handle records stanzas and answers pings and roster pushes; mellium
 // answers any other IQ get or set with service-unavailable.
 func (c *melliumClient) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-	d := xml.NewTokenDecoder(t)
+	// t yields the element's inner tokens and its end; the decoder needs
+	// the start too to keep its nesting straight.
+	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
 	switch start.Name.Local {
 	case "message":
 		var m inMessage
-		if err := d.DecodeElement(&m, start); err != nil {
+		if err := d.Decode(&m); err != nil {
 			return err
 		}
 		c.messages <- m
 	case "presence":
 		var p inPresence
-		if err := d.DecodeElement(&p, start); err != nil {
+		if err := d.Decode(&p); err != nil {
 			return err
 		}
 		c.presences <- p
 	case "iq":
 		var iq inIQ
-		if err := d.DecodeElement(&iq, start); err != nil {
+		if err := d.Decode(&iq); err != nil {
 			return err
 		}
 		if iq.Type != "get" && iq.Type != "set" {
@@ -294,8 +296,12 @@ func TestMellium(t *testing.T) {
 	t.Run("roster", func(t *testing.T) {
 		a, b := s.newAccounts(t, "mellium-roster")
 		ca := s.connectMellium(t, a)
-		ctx, cancel := context.WithTimeout(context.Background(), melliumTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*melliumTimeout)
 		defer cancel()
+		// Roster pushes go to interested resources: those that fetched it.
+		if got := fetchRoster(ctx, t, ca.s); len(got) != 0 {
+			t.Errorf("fresh account has roster items %v", got)
+		}
 		item := roster.Item{JID: jid.MustParse(b.jid()), Name: "B ✓ <&>", Group: []string{"Mellium"}}
 		if err := roster.Set(ctx, ca.s, item); err != nil {
 			t.Fatalf("roster set: %v", err)
