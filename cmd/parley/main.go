@@ -96,17 +96,24 @@ func checkConfig(cfg *conf.Config) error {
 	return nil
 }
 
-func serve(args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+// configFlag parses a command's only flag, --config, and loads and checks
+// the configuration it names.
+func configFlag(name string, args []string) (*conf.Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	path := fs.String("config", "", "configuration file (YAML)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := checkConfig(cfg); err != nil {
+	return cfg, checkConfig(cfg)
+}
+
+func serve(args []string, stderr io.Writer) error {
+	cfg, err := configFlag("serve", args)
+	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
@@ -121,16 +128,8 @@ func serve(args []string, stderr io.Writer) error {
 }
 
 func configCheck(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (YAML)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := configFlag("config check", args)
 	if err != nil {
-		return err
-	}
-	if err := checkConfig(cfg); err != nil {
 		return err
 	}
 	if err := server.CheckModules(cfg); err != nil {
