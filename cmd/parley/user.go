@@ -280,4 +280,3 @@ func (a *accountsClient) list(ctx context.Context, domain string) ([]string, err
 	}
 	return users, err
 }
-
