@@ -143,9 +143,6 @@ func parseASCII(s, local, domain, res string) (JID, error) {
 	if len(local) > 1023 || len(domain) > 1023 || len(res) > 1023 {
 		return JID{}, ErrJIDTooLong
 	}
-	if lower {
-		local, domain = strings.ToLower(local), strings.ToLower(domain)
-	}
 	n := len(domain)
 	if local != "" {
 		n += len(local) + 1
@@ -159,15 +156,26 @@ func parseASCII(s, local, domain, res string) (JID, error) {
 	var b strings.Builder
 	b.Grow(n)
 	if local != "" {
-		b.WriteString(local)
+		writeLower(&b, local)
 		b.WriteByte('@')
 	}
-	b.WriteString(domain)
+	writeLower(&b, domain)
 	if res != "" {
 		b.WriteByte('/')
 		b.WriteString(res)
 	}
 	return JID{s: b.String(), ll: len(local), dl: len(domain)}, nil
+}
+
+// writeLower writes the ASCII string s lower-cased.
+func writeLower(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
 }
 
 // IsZero reports whether j is the empty address.

@@ -1,5 +1,7 @@
 package xmlscan
 
+//go:generate go run gen_names.go
+
 import (
 	"unicode"
 	"unicode/utf8"

@@ -53,6 +53,7 @@ var (
 	errTooDeep          = policy("elements nested deeper than the limit")
 	errTooManyAttrs     = policy("more attributes on one element than the limit")
 	errTooManyElems     = policy("more elements in one top-level element than the limit")
+	errTooManyNS        = policy("too many namespace declarations in scope")
 	errFraming          = nwf("unterminated markup")
 )
 

@@ -267,7 +267,7 @@ func subtree(d *xml.Decoder, se xml.StartElement, lang string) ([]string, error)
 			if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" {
 				continue
 			}
-			v := strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(a.Value)
+			v := normSpace.Replace(a.Value)
 			if top && a.Name.Space == "" && (a.Name.Local == "to" || a.Name.Local == "from") {
 				if j, err := xmpp.ParseJID(v); err == nil {
 					v = j.String()
@@ -283,7 +283,7 @@ func subtree(d *xml.Decoder, se xml.StartElement, lang string) ([]string, error)
 			l := lang
 			for _, a := range se.Attr {
 				if a.Name.Space == xmpp.NSXML && a.Name.Local == "lang" {
-					l = a.Value
+					l = normSpace.Replace(a.Value)
 				}
 			}
 			attrs = append(attrs, "lang="+l)
@@ -313,6 +313,10 @@ func subtree(d *xml.Decoder, se xml.StartElement, lang string) ([]string, error)
 	}
 	return out, nil
 }
+
+// normSpace does what attribute-value normalisation does to the white space
+// encoding/xml leaves in (it has already turned "\r\n" into "\n").
+var normSpace = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ")
 
 func attrValue(attrs []xml.Attr, space, local string) string {
 	for _, a := range attrs {
@@ -408,7 +412,7 @@ func parseOpt(s string) (xmpp.JID, error) {
 // isNCName reports whether s is an NCName the scanner accepts.
 func isNCName(s string) bool {
 	n, err := scanNCName([]byte(s + " "))
-	return err == nil && n == len(s)
+	return s != "" && err == nil && n == len(s)
 }
 
 func allChars(ss ...string) bool {

@@ -42,33 +42,38 @@ func init() {
 	}
 }
 
-// ringSize is the number of strings (and JIDs) a scanner remembers besides
-// the common ones: enough for the handful of peers and namespaces one
-// client uses, small enough to cost nothing per session.
+// ringSize is the number of addresses a scanner remembers: enough for the
+// handful of peers one client talks to, small enough to cost nothing per
+// session.
 const ringSize = 8
 
+// internSlots is the size of a scanner's string cache (a power of two).
+const internSlots = 32
+
 // interner turns byte slices into strings, reusing earlier strings for equal
-// bytes. Only short strings are remembered; a hostile peer that sends
-// endless new names costs an allocation each, nothing more.
+// bytes: a small direct-mapped cache in front of the common table. Only
+// short strings are remembered; a hostile peer that sends endless new names
+// costs an allocation each, nothing more.
 type interner struct {
-	ring [ringSize]string
-	next int
+	slots [internSlots]string
 }
 
 func (in *interner) get(b []byte) string {
-	if s, ok := common[string(b)]; ok {
+	if len(b) == 0 {
+		return ""
+	}
+	h := (uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)-1])) & (internSlots - 1)
+	if s := in.slots[h]; s == string(b) {
 		return s
 	}
-	for _, s := range in.ring {
-		if s == string(b) {
+	s, ok := common[string(b)]
+	if !ok {
+		s = string(b)
+		if len(s) > 64 {
 			return s
 		}
 	}
-	s := string(b)
-	if len(s) <= 64 {
-		in.ring[in.next] = s
-		in.next = (in.next + 1) % ringSize
-	}
+	in.slots[h] = s
 	return s
 }
 

@@ -33,8 +33,9 @@ type binding struct {
 
 // frame is an open element inside the top-level one.
 type frame struct {
-	name []byte // qualified name, matched against the end tag
-	ns   int    // len(Scanner.ns) before the element's declarations
+	name   []byte // qualified name, matched against the end tag
+	ns     int    // len(Scanner.ns) before the element's declarations
+	ownDef bool   // the default namespace is declared on it or an ancestor below the top
 }
 
 // tag is what startTag learned about a start tag.
@@ -173,9 +174,10 @@ func (s *Scanner) fillAttrs(st *xmpp.Stanza) error {
 }
 
 // copyInner copies the content of the top-level element into st.Inner.
-// When the element is prefixed and its unprefixed children inherit a
-// default namespace other than its own, each such child gets an explicit
-// xmlns, so that Inner means the same under the xmlns Append writes.
+// When the element is prefixed and the default namespace its content
+// inherits differs from its own, each unprefixed descendant that inherits
+// it gets an explicit xmlns, so that Inner means the same under the xmlns
+// Append writes.
 func (s *Scanner) copyInner(st *xmpp.Stanza, inner []byte, off int) {
 	if len(s.inserts) == 0 {
 		st.Inner = append(st.Inner[:0], inner...)
@@ -397,10 +399,17 @@ func (s *Scanner) declare() error {
 		case isXML || isXMLNS:
 			return errReserved
 		}
+		if len(s.ns) == maxNSInScope {
+			return errTooManyNS
+		}
 		s.ns = append(s.ns, binding{prefix: prefix, uri: uri})
 	}
 	return nil
 }
+
+// maxNSInScope bounds the namespace declarations in scope at once, and with
+// it the cost of resolving a prefix. Real stanzas stay far below it.
+const maxNSInScope = 128
 
 // resolve returns the namespace bound to prefix. used marks a binding found
 // on the stream header as needed by the element's content.
@@ -570,19 +579,18 @@ func (s *Scanner) content(b []byte, i int, st *xmpp.Stanza) (innerEnd, end int, 
 			if level > s.lim.MaxDepth {
 				return 0, 0, errTooDeep
 			}
-			if level == 1 {
-				if elems == 1 {
-					st.Payload.Space = s.in.get(t.space)
-					st.Payload.Local = s.in.get(localName(t.name, t.plen))
-				}
-				if s.rewrite && t.plen == 0 && !t.localDef {
-					s.inserts = append(s.inserts, i+1+len(t.name))
-				}
+			if level == 1 && elems == 1 {
+				st.Payload.Space = s.in.get(t.space)
+				st.Payload.Local = s.in.get(localName(t.name, t.plen))
+			}
+			ownDef := t.localDef || s.stack[len(s.stack)-1].ownDef
+			if s.rewrite && t.plen == 0 && !ownDef {
+				s.inserts = append(s.inserts, i+1+len(t.name))
 			}
 			if t.empty {
 				s.ns = s.ns[:mark]
 			} else {
-				s.stack = append(s.stack, frame{name: t.name, ns: mark})
+				s.stack = append(s.stack, frame{name: t.name, ns: mark, ownDef: ownDef})
 			}
 			i = t.end
 		}

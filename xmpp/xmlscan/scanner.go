@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/parley-im/parley/xmpp"
 )
@@ -86,8 +87,9 @@ type Scanner struct {
 	r, w int   // unread bytes are buf[r:w]
 	rerr error // read error to report once buffered bytes are used up
 
-	shorts int  // consecutive reads that filled less than half the buffer
-	filled bool // the last read filled the buffer
+	pooled *[]byte // buf came from smallBufs (until it is replaced)
+	shorts int     // consecutive reads that filled less than half the buffer
+	filled bool    // the last read filled the buffer
 
 	err     error // sticky error ending the stream
 	open    bool  // a header has been read
@@ -150,13 +152,26 @@ func (s *Scanner) Buffered() int { return s.w - s.r }
 
 // Shrink releases the read buffer if it holds nothing, so an idle stream
 // costs no buffer memory. The next read allocates a small one again.
+//
+// Small buffers go back to a pool shared by all scanners, so a session that
+// calls Shrink whenever it has consumed everything (and is about to block
+// in Read) costs no allocation per read.
 func (s *Scanner) Shrink() {
-	if s.r == s.w {
-		s.buf, s.r, s.w = nil, 0, 0
-		s.dropScratch()
-		s.arena = nil
+	if s.r != s.w || s.buf == nil {
+		return
 	}
+	if s.pooled != nil && len(s.buf) == minBuf && &s.buf[0] == &(*s.pooled)[0] {
+		smallBufs.Put(s.pooled)
+	}
+	s.buf, s.pooled, s.r, s.w = nil, nil, 0, 0
+	s.dropScratch()
 }
+
+// smallBufs holds minBuf-byte buffers given up by idle scanners.
+var smallBufs = sync.Pool{New: func() any {
+	b := make([]byte, minBuf)
+	return &b
+}}
 
 // fail records err as the end of the stream and returns what the caller
 // should see.
@@ -213,8 +228,11 @@ func (s *Scanner) readFailed(err error, st *xmpp.Stanza) error {
 	if err != io.EOF {
 		return fmt.Errorf("xmlscan: %w", err)
 	}
-	// The input ended: an error in the bytes at hand takes precedence.
-	if b := s.buf[s.r:s.w]; len(b) > 0 {
+	// The input ended: an error in the part of an element at hand takes
+	// precedence. (Other partial constructs, such as a cut end tag, have
+	// been checked as far as they go.)
+	if b := s.buf[s.r:s.w]; s.framing && len(b) > 0 {
+		s.framing = false
 		if _, perr := s.parse(b[:min(len(b), s.lim.MaxStanza)], st); perr != errShort && perr != nil {
 			var se *xmpp.StanzaError
 			if !errors.As(perr, &se) {
@@ -335,7 +353,7 @@ func (s *Scanner) resize(n int) {
 	if n < len(s.buf) {
 		s.dropScratch()
 	}
-	s.buf = nb
+	s.buf, s.pooled = nb, nil
 }
 
 // dropScratch clears the per-element scratch space, whose slices point into
@@ -366,7 +384,8 @@ func (s *Scanner) fill() error {
 	}
 	switch {
 	case s.buf == nil:
-		s.buf = make([]byte, minBuf)
+		s.pooled = smallBufs.Get().(*[]byte)
+		s.buf = *s.pooled
 	case s.w == len(s.buf):
 		unread := s.w - s.r
 		switch {

@@ -3,6 +3,7 @@ package xmlscan
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -221,6 +222,22 @@ func TestNextStanza(t *testing.T) {
 	}
 }
 
+// nsFlood nests depth elements, each declaring n prefixes.
+func nsFlood(depth, n int) string {
+	var b strings.Builder
+	for d := range depth {
+		b.WriteString("<e")
+		for i := range n {
+			fmt.Fprintf(&b, " xmlns:p%d_%d='urn:%d'", d, i, i)
+		}
+		b.WriteString(">")
+	}
+	for range depth {
+		b.WriteString("</e>")
+	}
+	return b.String()
+}
+
 func equalAttrs(a, b []xmpp.Attr) bool {
 	if len(a) != len(b) {
 		return false
@@ -313,6 +330,7 @@ func TestNextErrors(t *testing.T) {
 		{name: "too deep", in: `<message>` + deep + `</message>`, lim: Limits{MaxDepth: 4}, cond: xmpp.StreamPolicyViolation},
 		{name: "too many attributes", in: `<message a='1' b='2' c='3' d='4'/>`, lim: Limits{MaxAttrs: 3}, cond: xmpp.StreamPolicyViolation},
 		{name: "too many attributes inside", in: `<message><x a='1' b='2' c='3' d='4'/></message>`, lim: Limits{MaxAttrs: 3}, cond: xmpp.StreamPolicyViolation},
+		{name: "too many namespace declarations", in: `<message>` + nsFlood(3, 50) + `</message>`, cond: xmpp.StreamPolicyViolation},
 		{name: "too many elements", in: `<message>` + strings.Repeat("<a/>", 11) + `</message>`, lim: Limits{MaxElements: 10}, cond: xmpp.StreamPolicyViolation},
 	}
 	for _, tt := range tests {
@@ -354,6 +372,7 @@ func TestLimitsAreExact(t *testing.T) {
 		{name: "depth", in: `<message>` + strings.Repeat("<a>", 4) + strings.Repeat("</a>", 4) + `</message>`, lim: Limits{MaxDepth: 4}},
 		{name: "attributes", in: `<message a='1' b='2' c='3'/>`, lim: Limits{MaxAttrs: 3}},
 		{name: "elements", in: `<message>` + strings.Repeat("<a/>", 10) + `</message>`, lim: Limits{MaxElements: 10}},
+		{name: "namespace declarations", in: `<message>` + nsFlood(2, maxNSInScope/2) + `</message>`},
 		{name: "size", in: `<message>` + strings.Repeat("a", 1024-len("<message></message>")) + `</message>`, lim: Limits{MaxStanza: 1024}},
 	}
 	for _, tt := range tests {
@@ -448,6 +467,12 @@ func TestStreamModes(t *testing.T) {
 			hdr:  header,
 			in:   `<message><body>hel`,
 			want: []string{"error: unexpected EOF"},
+		},
+		{
+			name: "input ends inside the stream's end tag",
+			hdr:  header,
+			in:   `<presence/></stream:str`,
+			want: []string{`<presence xml:lang="en"/>`, "error: unexpected EOF"},
 		},
 		{
 			name: "input ends after an error",
@@ -695,7 +720,7 @@ func TestReadErrorIsNotFinal(t *testing.T) {
 }
 
 func TestSteadyStateAllocations(t *testing.T) {
-	msg := []byte(`<message to='juliet@example.com/balcony' id='abc123' type='chat'><body>Hello there</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`)
+	msg := []byte(`<message to='Juliet@example.com/balcony' id='abc123' type='chat' xml:lang='en'><body>Hello there</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`)
 	var in bytes.Buffer
 	in.WriteString(header)
 	for range 200 {
@@ -716,5 +741,23 @@ func TestSteadyStateAllocations(t *testing.T) {
 	})
 	if allocs > 1 { // the id string
 		t.Fatalf("%v allocations per stanza; want at most 1", allocs)
+	}
+
+	// A session that reads one stanza per read and shrinks whenever it
+	// has consumed everything.
+	s = New(io.MultiReader(strings.NewReader(header), &chunkReader{r: &repeatReader{data: msg}, n: len(msg)}), Limits{})
+	if _, err := s.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	allocs = testing.AllocsPerRun(100, func() {
+		if err := s.Next(&st); err != nil {
+			t.Fatal(err)
+		}
+		if s.Buffered() == 0 {
+			s.Shrink()
+		}
+	})
+	if allocs > 1 {
+		t.Fatalf("%v allocations per stanza with Shrink; want at most 1", allocs)
 	}
 }
