@@ -68,8 +68,12 @@ func (srv *Server) fail(ctx context.Context, st *xmpp.Stanza, err error) {
 	srv.deliverReply(ctx, st)
 }
 
-// deliverReply sends a server-generated reply to a local full JID, or to
-// the IQ tracker when it is addressed to the server itself.
+// deliverReply sends a server-generated reply (an IQ result, an error
+// bounce) to a local full JID, or to the IQ tracker when it is addressed to
+// the server itself. Replies skip the Deliver chain: they are the server's
+// answer to the recipient's own stanza, so no policy about the address they
+// carry in 'from' applies (a bounce for a message to a blocked contact must
+// reach the user who blocked it).
 func (srv *Server) deliverReply(ctx context.Context, st *xmpp.Stanza) {
 	if st.To.IsZero() || st.To.Local() == "" {
 		if st.Kind == xmpp.KindIQ {
@@ -84,12 +88,12 @@ func (srv *Server) deliverReply(ctx context.Context, st *xmpp.Stanza) {
 		// Replies normally go to a full JID; a bare one (a module's
 		// Route from an account) goes to every available session.
 		for _, r := range srv.router.resources(st.To) {
-			srv.deliver(ctx, r, st)
+			_ = srv.enqueueEnd(modules.WithTarget(ctx, r), st)
 		}
 		return
 	}
 	if r := srv.router.session(st.To); r != nil {
-		srv.deliver(ctx, r, st)
+		_ = srv.enqueueEnd(modules.WithTarget(ctx, r), st)
 	}
 }
 

@@ -356,13 +356,15 @@ func saslData(inner []byte) ([]byte, bool) {
 	return out[:k], true
 }
 
+// saslElement builds <challenge/> or <success/>. No data gives an empty
+// element (RFC 6120 §6.4.3, §6.4.6: PLAIN's success carries none); "=",
+// which means zero-length data, is only for a client's empty response.
 func saslElement(name string, data []byte) []byte {
-	b := []byte("<" + name + ` xmlns="` + xmpp.NSSASL + `">`)
 	if len(data) == 0 {
-		b = append(b, '=')
-	} else {
-		b = base64.StdEncoding.AppendEncode(b, data)
+		return []byte("<" + name + ` xmlns="` + xmpp.NSSASL + `"/>`)
 	}
+	b := []byte("<" + name + ` xmlns="` + xmpp.NSSASL + `">`)
+	b = base64.StdEncoding.AppendEncode(b, data)
 	return append(b, "</"+name+">"...)
 }
 

@@ -135,7 +135,7 @@ func (m *Module) broadcast(ctx context.Context, st *xmpp.Stanza) error {
 	if err != nil {
 		return err
 	}
-	m.toSubscribers(ctx, s, p.Clone(), entries)
+	m.toSubscribers(ctx, s, p.Clone(), entries, true)
 	if initial {
 		return m.initial(ctx, s, entries)
 	}
@@ -144,8 +144,10 @@ func (m *Module) broadcast(ctx context.Context, st *xmpp.Stanza) error {
 
 // toSubscribers sends out (a presence from s) to every available session of
 // the contacts subscribed to s's user and to the user's other available
-// sessions. It returns the bare JIDs it covered.
-func (m *Module) toSubscribers(ctx context.Context, s modules.Session, out *xmpp.Stanza, entries []roster.Item) map[xmpp.JID]bool {
+// sessions, and with reflect to s itself (RFC 6121 §4.2.2, §4.4.2: an
+// available presence is broadcast to all of the user's resources, including
+// the one that sent it). It returns the bare JIDs it covered.
+func (m *Module) toSubscribers(ctx context.Context, s modules.Session, out *xmpp.Stanza, entries []roster.Item, reflect bool) map[xmpp.JID]bool {
 	user := s.JID().Bare()
 	covered := map[xmpp.JID]bool{user: true}
 	for _, it := range entries {
@@ -157,7 +159,7 @@ func (m *Module) toSubscribers(ctx context.Context, s modules.Session, out *xmpp
 		m.send(ctx, out, it.JID)
 	}
 	for _, o := range m.h.Sessions().Resources(user) {
-		if o.JID() != s.JID() && o.Available() {
+		if o.Available() && (reflect || o.JID() != s.JID()) {
 			out.To = o.JID()
 			m.h.Deliver(ctx, o.JID(), out)
 		}
@@ -210,7 +212,7 @@ func (m *Module) unavailable(ctx context.Context, s modules.Session, st *xmpp.St
 		if err != nil {
 			return err
 		}
-		covered = m.toSubscribers(ctx, s, out, entries)
+		covered = m.toSubscribers(ctx, s, out, entries, false)
 		s.SetAvailable(nil)
 	}
 	for _, to := range directedOf(s).take() {

@@ -233,10 +233,17 @@ func TestSubscriptionFlowToBoth(t *testing.T) {
 	}
 
 	// Now presence flows both ways.
+	// Each broadcast is also reflected to its sender (RFC 6121 §4.4.2).
 	w.mustSend(t, alicePhone, "", "", `<show>away</show>`)
-	expectTraffic(t, w.traffic(), []string{"presence available " + alicePhone + "→" + bobDesk})
+	expectTraffic(t, w.traffic(), []string{
+		"presence available " + alicePhone + "→" + alicePhone,
+		"presence available " + alicePhone + "→" + bobDesk,
+	})
 	w.mustSend(t, bobDesk, "", "", `<show>dnd</show>`)
-	expectTraffic(t, w.traffic(), []string{"presence available " + bobDesk + "→" + alicePhone})
+	expectTraffic(t, w.traffic(), []string{
+		"presence available " + bobDesk + "→" + alicePhone,
+		"presence available " + bobDesk + "→" + bobDesk,
+	})
 }
 
 func TestUnsubscribeAndUnsubscribed(t *testing.T) {
@@ -414,7 +421,12 @@ func TestProbesAnsweredOnInitialPresence(t *testing.T) {
 		}
 	}
 	slices.Sort(answers)
-	want := []string{aliceLaptop + " ", bobDesk + " <show>away</show>", bobMobile + " <priority>5</priority>"}
+	want := []string{
+		aliceLaptop + " ",
+		alicePhone + " <status>here</status>", // its own presence, reflected (RFC 6121 §4.2.2)
+		bobDesk + " <show>away</show>",
+		bobMobile + " <priority>5</priority>",
+	}
 	if !slices.Equal(answers, want) {
 		t.Errorf("answers %q, want %q", answers, want)
 	}
@@ -443,6 +455,7 @@ func TestBroadcastToResources(t *testing.T) {
 
 	w.mustSend(t, alicePhone, "", "", `<show>xa</show>`)
 	expectTraffic(t, w.traffic(), []string{
+		"presence available " + alicePhone + "→" + alicePhone,
 		"presence available " + alicePhone + "→" + bobDesk,
 		"presence available " + alicePhone + "→" + bobMobile,
 		"presence available " + alicePhone + "→" + aliceLaptop,
@@ -667,6 +680,7 @@ func TestInitialProbeRepairsRoster(t *testing.T) {
 
 	w.login(t, alicePhone, "")
 	expectTraffic(t, w.traffic(), []string{
+		"presence available " + alicePhone + "→" + alicePhone,
 		"push none " + carol + "→" + alicePhone,
 		"presence unsubscribed " + carol + "→" + alicePhone,
 	})
