@@ -149,10 +149,14 @@ func (m *Module) AccountDeleted(ctx context.Context, user xmpp.JID) error {
 // list returns user's block list, from the cache or from storage.
 func (m *Module) list(ctx context.Context, user xmpp.JID) (*List, error) {
 	m.mu.RLock()
+	var cached *List
 	e := m.lists[user]
+	if e != nil {
+		cached = e.list // set replaces e.list under m.mu: read it under the lock
+	}
 	m.mu.RUnlock()
 	if e != nil {
-		return e.list, nil
+		return cached, nil
 	}
 	l, err := load(ctx, m.h.Storage(), user)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 	"time"
 )
 
-// Domain is the virtual host every test server serves; the generated
+// domain is the virtual host every test server serves; the generated
 // certificate covers it, so clients verify TLS against it.
 const domain = "localhost"
 
@@ -32,6 +32,11 @@ const (
 	clientTimeout = 3 * time.Minute
 	logTailBytes  = 48 << 10
 )
+
+// stepTimeout is the client scripts' --timeout: seconds any one step (a
+// login, an IQ, an awaited stanza) may take. Generous, because CI runs the
+// server with -race next to other test binaries on two cores.
+const stepTimeout = "20"
 
 // binDir holds the parley binary built for this run; TestMain removes it.
 var binDir string
@@ -198,7 +203,8 @@ func startServer(t *testing.T) *server {
 }
 
 // configYAML is the test configuration. In-band registration is open on
-// the test domain (the register scenario needs it); keep that setting here.
+// the test domain (the register scenario needs it); keep that setting here,
+// the one place the tests configure it.
 func (s *server) configYAML(ports []int) string {
 	return fmt.Sprintf(`data_dir: %s
 log:
@@ -212,6 +218,11 @@ listeners:
   - {type: websocket, address: "127.0.0.1:%d", path: /xmpp-websocket}
 admin:
   address: "127.0.0.1:%d"
+# Every client connects from 127.0.0.1, and the SASL checks fail logins on
+# purpose: keep the limiter out of the way of the scenarios.
+limits:
+  auth_per_ip: {rate: 1000, burst: 1000}
+  auth_per_account: {rate: 1000, burst: 1000}
 `, filepath.Join(s.dir, "data"), domain, ports[0], ports[1], ports[2], ports[3])
 }
 
@@ -379,10 +390,12 @@ func (c clientRun) run(t *testing.T) []byte {
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("%s (%v): %s", c.name, time.Since(start).Round(time.Millisecond), bytes.TrimSpace(stdout.Bytes()))
+	took := time.Since(start).Round(time.Millisecond)
 	if msg := c.verdict(ctx, err, stdout.Bytes()); msg != "" {
-		t.Errorf("%s: %s", c.name, msg)
+		t.Errorf("%s (%v): %s", c.name, took, msg)
 		t.Logf("%s stderr, last %d KiB:\n%s", c.name, logTailBytes>>10, tail(stderr.Bytes()))
+	} else {
+		t.Logf("%s (%v): %s", c.name, took, bytes.TrimSpace(stdout.Bytes()))
 	}
 	return stdout.Bytes()
 }

@@ -21,6 +21,7 @@ import (
 	"mellium.im/xmpp/disco"
 	"mellium.im/xmpp/disco/info"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/ping"
 	"mellium.im/xmpp/roster"
 	"mellium.im/xmpp/stanza"
 )
@@ -151,6 +152,12 @@ func (s *server) connectMellium(t *testing.T, a account) *melliumClient {
 	defer cancel()
 	if err := sess.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
 		t.Fatalf("mellium: initial presence: %v", err)
+	}
+	// Stanzas of one session are processed in order (RFC 6120 §10.1): once
+	// a ping sent after the presence is answered, the session is available
+	// and messages to the bare JID reach it instead of offline storage.
+	if err := ping.Send(ctx, sess, jid.MustParse(domain)); err != nil {
+		t.Fatalf("mellium: ping after initial presence: %v", err)
 	}
 	return c
 }

@@ -62,7 +62,8 @@ func TestSlixmpp(t *testing.T) {
 func (s *server) slixmpp(scenario string, accounts ...account) clientRun {
 	args := []string{"slixmpp_client.py", scenario,
 		"--host", "127.0.0.1", "--port", port(s.xmppAddr), "--tls-port", port(s.xmppsAddr),
-		"--domain", domain, "--cafile", s.certFile, "--total-timeout", "120", "--verbose"}
+		"--domain", domain, "--cafile", s.certFile,
+		"--timeout", stepTimeout, "--total-timeout", "150", "--verbose"}
 	for _, a := range accounts {
 		args = append(args, "--account", a.arg())
 	}

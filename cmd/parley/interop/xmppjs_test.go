@@ -53,7 +53,8 @@ func TestXMPPJS(t *testing.T) {
 			a, b := s.newAccounts(t, "js-"+tc.name)
 			args := append(append([]string{}, flags...), "xmppjs_client.mjs",
 				"--service", tc.service, "--domain", domain,
-				"--account", a.arg(), "--account", b.arg(), "--verbose")
+				"--account", a.arg(), "--account", b.arg(),
+				"--timeout", stepTimeout, "--total-timeout", "150", "--verbose")
 			clientRun{
 				name: "xmpp.js " + tc.name,
 				path: "node",
