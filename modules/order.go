@@ -18,5 +18,6 @@ var Order = []string{
 	"private",  // XEP-0049
 	"register", // XEP-0077
 	"pep",      // XEP-0163, XEP-0223
+	"carbons",  // XEP-0280
 	"offline",  // XEP-0160
 }

@@ -6,6 +6,7 @@ package all
 import (
 	_ "github.com/parley-im/parley/modules/blocking"
 	_ "github.com/parley-im/parley/modules/caps"
+	_ "github.com/parley-im/parley/modules/carbons"
 	_ "github.com/parley-im/parley/modules/disco"
 	_ "github.com/parley-im/parley/modules/offline"
 	_ "github.com/parley-im/parley/modules/pep"
