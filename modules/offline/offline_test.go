@@ -120,10 +120,26 @@ func TestStoreAndReplay(t *testing.T) {
 		t.Fatalf("%d messages left after replay", len(msgs))
 	}
 
-	t.Run("presence update does not replay again", func(t *testing.T) {
+	t.Run("a message stored after the replay goes to the session at once", func(t *testing.T) {
 		if err := h.RunUnrouted(message("chat", "<body>four</body>")); err != nil {
 			t.Fatal(err)
 		}
+		d := h.Delivered()
+		if len(d) != 1 || d[0].To.String() != juliet+"/balcony" || !strings.Contains(string(d[0].Stanza.Inner), "four") ||
+			!strings.Contains(string(d[0].Stanza.Inner), "Offline Storage") {
+			t.Fatalf("deliveries %v", d)
+		}
+		if n := storedCount(t, h); n != 0 {
+			t.Fatalf("%d messages stored", n)
+		}
+	})
+	// What a replay left behind (after a storage error) waits for the
+	// next session that becomes a receiver.
+	leftover := message("chat", "<body>five</body>")
+	if err := add(context.Background(), h.Storage(), leftover.To, 1, leftover, counter{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("presence update does not replay again", func(t *testing.T) {
 		available(t, h, s, "1")
 		if d := h.Delivered(); len(d) != 0 {
 			t.Fatalf("replayed on a presence update: %v", d)
@@ -132,7 +148,7 @@ func TestStoreAndReplay(t *testing.T) {
 	t.Run("becoming a receiver again replays", func(t *testing.T) {
 		available(t, h, low, "2")
 		d := h.Delivered()
-		if len(d) != 1 || d[0].To.String() != juliet+"/low" || !strings.Contains(string(d[0].Stanza.Inner), "four") {
+		if len(d) != 1 || d[0].To.String() != juliet+"/low" || !strings.Contains(string(d[0].Stanza.Inner), "five") {
 			t.Fatalf("deliveries %v", d)
 		}
 	})
