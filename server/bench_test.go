@@ -21,11 +21,12 @@ import (
 // countingConn is a net.Conn whose reads come from r and whose writes are
 // counted, to show how many writes (flushes) a burst of stanzas costs.
 type countingConn struct {
-	r      io.Reader
-	writes atomic.Int64
-	bytes  atomic.Int64
-	mu     sync.Mutex
-	cond   *sync.Cond
+	r        io.Reader
+	writes   atomic.Int64
+	bytes    atomic.Int64
+	mu       sync.Mutex
+	cond     *sync.Cond
+	timedOut bool
 }
 
 func newCountingConn(r io.Reader) *countingConn {
@@ -43,12 +44,23 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	c.mu.Unlock()
 	return len(p), nil
 }
-func (c *countingConn) waitBytes(n int64) {
+
+// waitBytes waits until n bytes were written, or reports false after a
+// minute (a lost delivery must fail the benchmark, not hang it).
+func (c *countingConn) waitBytes(n int64) bool {
+	stop := time.AfterFunc(time.Minute, func() {
+		c.mu.Lock()
+		c.timedOut = true
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop.Stop()
 	c.mu.Lock()
-	for c.bytes.Load() < n {
+	defer c.mu.Unlock()
+	for c.bytes.Load() < n && !c.timedOut {
 		c.cond.Wait()
 	}
-	c.mu.Unlock()
+	return c.bytes.Load() >= n
 }
 func (c *countingConn) Close() error                     { return nil }
 func (c *countingConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
@@ -64,6 +76,10 @@ func benchServer(b *testing.B) *Server {
 	cfg.Listeners = []conf.Listener{{Type: "xmpp", Address: "127.0.0.1:0"}} // never opened
 	cfg.Admin.Address = "off"
 	cfg.Limits.Stanzas = conf.Rate{} // unlimited: measure the path, not the limiter
+	// The benchmark loop can outrun the recipient's writer goroutine on
+	// two cores; a real client would be cut off as a slow consumer at the
+	// default 1 MiB, which is not what this measures.
+	cfg.Limits.OutboundQueueBytes = 1 << 30
 	if err := cfg.Check(); err != nil {
 		b.Fatal(err)
 	}
@@ -146,7 +162,9 @@ func BenchmarkRoute(b *testing.B) {
 				alice.handle(ctx, st)
 				alice.afterStanza()
 			}
-			bobConn.waitBytes(int64(total) * size)
+			if !bobConn.waitBytes(int64(total) * size) {
+				b.Fatalf("only %d of %d bytes reached the recipient", bobConn.bytes.Load(), int64(total)*size)
+			}
 			b.StopTimer()
 			b.ReportMetric(float64(bobConn.writes.Load())/float64(b.N), "writes/op")
 		})
