@@ -351,11 +351,10 @@ func (srv *Server) serveStream(c net.Conn, remote netip.Addr, ws *wsConn, secure
 	if ws != nil {
 		s.nsOut = ""
 	}
-	go func() {
-		<-s.done
+	s.released = func() { // run once, by closeConn
 		srv.conns.release()
 		srv.live.Done()
-	}()
+	}
 	if err := srv.negotiate(srv.ctx, s, requireTLS, secure); err != nil {
 		var se *xmpp.StreamError
 		if errors.As(err, &se) {

@@ -51,6 +51,7 @@ type session struct {
 
 	done     chan struct{} // closed when the conn is closed
 	doneOnce sync.Once
+	released func() // gives back the connection's slot; set by serveStream
 }
 
 // enqueue appends an encoded element to the output. It reports false when
@@ -171,6 +172,9 @@ func (s *session) closeConn() {
 	s.doneOnce.Do(func() {
 		_ = s.conn.Close()
 		close(s.done)
+		if s.released != nil {
+			s.released()
+		}
 	})
 }
 
