@@ -70,8 +70,15 @@ func (m *Module) SessionBound(context.Context, modules.Session) {}
 // SessionClosed implements modules.SessionObserver: a session that ends
 // while available goes unavailable as if it had said so (RFC 6121 §4.5.2),
 // and the entities it sent directed presence to are told as well.
+//
+// A session replaced by a new one on the same resource (resource conflict
+// policy "replace") is the exception when its successor is already
+// available: the resource did not go away, so nothing is broadcast.
 func (m *Module) SessionClosed(ctx context.Context, s modules.Session) {
 	if !s.Available() && directedOf(s).empty() {
+		return
+	}
+	if next := m.h.Sessions().Session(s.JID()); next != nil && next != s && next.Available() {
 		return
 	}
 	st := &xmpp.Stanza{Kind: xmpp.KindPresence, Name: "presence", Space: xmpp.NSClient, Type: "unavailable", From: s.JID()}

@@ -34,16 +34,17 @@ const (
 // chain passes on.
 type world struct {
 	*moduletest.Host
-	store  *roster.Store
-	passed []*xmpp.Stanza
+	store    *roster.Store
+	presence *presence.Module
+	passed   []*xmpp.Stanza
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	h := moduletest.NewHost(t, "example.com", "example.net")
-	w := &world{Host: h, store: roster.NewStore(h.Storage())}
+	w := &world{Host: h, store: roster.NewStore(h.Storage()), presence: new(presence.Module)}
 	h.Provision(new(roster.Module))
-	h.Provision(new(presence.Module))
+	h.Provision(w.presence)
 	h.Provision(&recorder{w: w})
 	for _, a := range []string{alice, bob, carol} {
 		h.AddAccount(a, "secret")
@@ -686,5 +687,29 @@ func TestInitialProbeRepairsRoster(t *testing.T) {
 	})
 	if it := w.item(t, alice, carol); it.Subscription != roster.None || it.Name != "Carol" {
 		t.Errorf("alice's item %+v", it)
+	}
+}
+
+// TestReplacedSessionKeepsResourceOnline checks that when a new session
+// takes over a resource and is already available, the old session's end
+// broadcasts no unavailable presence for that resource.
+func TestReplacedSessionKeepsResourceOnline(t *testing.T) {
+	w := newWorld(t)
+	w.set(t, alice, bob, roster.Item{Subscription: roster.Both})
+	w.set(t, bob, alice, roster.Item{Subscription: roster.Both})
+	w.login(t, bobDesk, "")
+	old := w.Bind(alicePhone)
+	w.mustSend(t, alicePhone, "", "", "")
+	w.traffic()
+
+	// The replacement binds the same full JID (the fake table now maps it
+	// to the new session) and becomes available before the old one ends.
+	w.login(t, alicePhone, "")
+	w.traffic()
+	w.presence.SessionClosed(ctx, old)
+	for _, line := range w.traffic() {
+		if strings.Contains(line, "unavailable") {
+			t.Fatalf("the replaced session broadcast %q", line)
+		}
 	}
 }
