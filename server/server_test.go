@@ -267,3 +267,35 @@ func TestDirectTLS(t *testing.T) {
 		t.Fatalf("bound %s", got)
 	}
 }
+
+// TestSessionCapRefuses checks that connections above the cap get a
+// resource-constraint stream error and that the slot comes back when a
+// connection closes.
+func TestSessionCapRefuses(t *testing.T) {
+	srv := servertest.Start(t, func(c *conf.Config) { c.Limits.MaxSessions = 2 })
+	srv.AddUser(t, "alice@localhost", pw)
+	a := srv.Dial(t, "xmpp")
+	a.Login("localhost", "alice", pw, "one")
+	b := srv.Dial(t, "xmpp")
+	b.Login("localhost", "alice", pw, "two")
+	over := srv.Dial(t, "xmpp")
+	over.Expect(`<resource-constraint xmlns="urn:ietf:params:xml:ns:xmpp-streams"/>`)
+	if !over.Closed(5 * time.Second) {
+		t.Fatal("the refused connection stayed open")
+	}
+	a.Send(`</stream:stream>`)
+	if !a.Closed(5 * time.Second) {
+		t.Fatal("the server did not close the ended stream")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := srv.Dial(t, "xmpp")
+		c.Header("localhost")
+		if _, ok := c.TryExpect(`<stream:features>`, 2*time.Second); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the freed slot was not given back")
+		}
+	}
+}
