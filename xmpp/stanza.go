@@ -175,6 +175,20 @@ func (s *Stanza) Decoder() *xml.Decoder {
 	return d
 }
 
+// NextStart returns the next start element d reads, skipping text,
+// comments and end elements: the usual first step of parsing a payload.
+func NextStart(d *xml.Decoder) (xml.StartElement, error) {
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return xml.StartElement{}, err
+		}
+		if t, ok := tok.(xml.StartElement); ok {
+			return t, nil
+		}
+	}
+}
+
 // UnmarshalPayload decodes the first child element into v with encoding/xml.
 func (s *Stanza) UnmarshalPayload(v any) error {
 	d := s.Decoder()

@@ -130,7 +130,7 @@ type request struct {
 func parse(iq *xmpp.Stanza) (*request, error) {
 	d := iq.Decoder()
 	var r request
-	if _, err := nextStart(d); err != nil { // <pubsub>
+	if _, err := xmpp.NextStart(d); err != nil { // <pubsub>
 		return nil, err
 	}
 	for {
@@ -245,18 +245,6 @@ func (r *request) readIDs(d *xml.Decoder) error {
 			if err := d.Skip(); err != nil {
 				return err
 			}
-		}
-	}
-}
-
-func nextStart(d *xml.Decoder) (xml.StartElement, error) {
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return xml.StartElement{}, err
-		}
-		if t, ok := tok.(xml.StartElement); ok {
-			return t, nil
 		}
 	}
 }

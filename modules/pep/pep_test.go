@@ -410,7 +410,7 @@ func TestAppendElement(t *testing.T) {
 			st := &xmpp.Stanza{Kind: xmpp.KindIQ, Name: "iq", Space: xmpp.NSClient, Inner: []byte(tc.payload),
 				Attrs: []xmpp.Attr{{Name: "xmlns:p", Value: "urn:p"}}}
 			d := st.Decoder()
-			start, err := nextStart(d)
+			start, err := xmpp.NextStart(d)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -147,7 +147,7 @@ func getBookmarks(ctx context.Context, svc *pep.Service, user xmpp.JID, stored [
 	}
 	if len(stored) > 0 {
 		d := xml.NewDecoder(bytes.NewReader(stored))
-		if _, err := nextStart(d); err == nil {
+		if _, err := xmpp.NextStart(d); err == nil {
 			for {
 				t, err := nextChild(d)
 				if err != nil {

@@ -80,7 +80,7 @@ func (m *Module) handleIQ(ctx context.Context, iq *xmpp.Stanza) ([]byte, error) 
 		return nil, xmpp.NewStanzaError(xmpp.BadRequest, "expected a query element")
 	}
 	d := iq.Decoder()
-	if _, err := nextStart(d); err != nil {
+	if _, err := xmpp.NextStart(d); err != nil {
 		return nil, xmpp.NewStanzaError(xmpp.BadRequest, "malformed query")
 	}
 	var els []element
@@ -153,18 +153,6 @@ func (m *Module) set(ctx context.Context, iq *xmpp.Stanza, els []element) error 
 		}
 	}
 	return nil
-}
-
-func nextStart(d *xml.Decoder) (xml.StartElement, error) {
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return xml.StartElement{}, err
-		}
-		if t, ok := tok.(xml.StartElement); ok {
-			return t, nil
-		}
-	}
 }
 
 // nextChild returns the next child element of the current element, or

@@ -22,7 +22,7 @@ func iq(from, to, typ, payload string) *xmpp.Stanza {
 		st.To = xmpp.MustParseJID(to)
 	}
 	d := xml.NewDecoder(strings.NewReader(payload))
-	if start, err := nextStart(d); err == nil {
+	if start, err := xmpp.NextStart(d); err == nil {
 		st.Payload = start.Name
 	}
 	return st

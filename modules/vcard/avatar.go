@@ -138,7 +138,7 @@ func replacePhoto(v []byte, p *photo) ([]byte, error) {
 	var children []byte
 	if len(v) > 0 {
 		d := xml.NewDecoder(bytes.NewReader(v))
-		root, err := nextStart(d)
+		root, err := xmpp.NextStart(d)
 		if err != nil {
 			return nil, err
 		}
@@ -216,16 +216,4 @@ func publishAvatar(ctx context.Context, svc *pep.Service, user, publisher xmpp.J
 	meta = append(meta, `"/></metadata>`...)
 	_, err = svc.Publish(ctx, user, publisher, NSAvatarMetadata, []pep.Item{{ID: p.id, Payload: meta}}, nil)
 	return err
-}
-
-func nextStart(d *xml.Decoder) (xml.StartElement, error) {
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return xml.StartElement{}, err
-		}
-		if t, ok := tok.(xml.StartElement); ok {
-			return t, nil
-		}
-	}
 }

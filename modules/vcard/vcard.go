@@ -131,7 +131,7 @@ func (m *Module) set(ctx context.Context, iq *xmpp.Stanza) error {
 		return xmpp.NewStanzaError(xmpp.NotAcceptable, "the vCard is larger than the server allows")
 	}
 	d := iq.Decoder()
-	start, err := nextStart(d)
+	start, err := xmpp.NextStart(d)
 	if err != nil {
 		return xmpp.NewStanzaError(xmpp.BadRequest, "malformed vCard")
 	}
