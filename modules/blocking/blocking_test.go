@@ -2,8 +2,6 @@ package blocking
 
 import (
 	"context"
-	"encoding/xml"
-	"strings"
 	"testing"
 
 	"github.com/parley-im/parley/modules/moduletest"
@@ -26,25 +24,7 @@ func newHost(t *testing.T) (*moduletest.Host, *Module) {
 }
 
 func stanza(kind xmpp.Kind, typ, from, to, inner string) *xmpp.Stanza {
-	st := &xmpp.Stanza{Kind: kind, Name: kind.String(), Space: xmpp.NSClient, Type: typ, ID: "s1", Inner: []byte(inner)}
-	if from != "" {
-		st.From = xmpp.MustParseJID(from)
-	}
-	if to != "" {
-		st.To = xmpp.MustParseJID(to)
-	}
-	d := xml.NewDecoder(strings.NewReader(inner))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			break
-		}
-		if t, ok := tok.(xml.StartElement); ok {
-			st.Payload = t.Name
-			break
-		}
-	}
-	return st
+	return moduletest.NewStanza(kind, "s1", typ, from, to, inner)
 }
 
 func blockIQ(from, op string, jids ...string) *xmpp.Stanza {

@@ -1,7 +1,6 @@
 package disco
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
@@ -32,24 +31,11 @@ var pepLike = modules.Info{
 // newIQ builds an IQ as the server hands it to a handler.
 func newIQ(t *testing.T, typ, from, to, inner string) *xmpp.Stanza {
 	t.Helper()
-	st := &xmpp.Stanza{Kind: xmpp.KindIQ, Name: "iq", Space: xmpp.NSClient, ID: "q1", Type: typ, Inner: []byte(inner)}
-	if from != "" {
-		st.From = xmpp.MustParseJID(from)
+	st := moduletest.NewStanza(xmpp.KindIQ, "q1", typ, from, to, inner)
+	if st.Payload.Local == "" {
+		t.Fatalf("payload %q has no element", inner)
 	}
-	if to != "" {
-		st.To = xmpp.MustParseJID(to)
-	}
-	d := xml.NewDecoder(bytes.NewReader(st.Inner))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			t.Fatalf("payload %q: %v", inner, err)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			st.Payload = se.Name
-			return st
-		}
-	}
+	return st
 }
 
 func condition(err error) xmpp.Condition {

@@ -10,10 +10,12 @@ package moduletest
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -478,4 +480,21 @@ func (a accounts) Exists(_ context.Context, user xmpp.JID) (bool, error) {
 	defer a.h.mu.Unlock()
 	_, ok := a.h.accounts[user.Bare()]
 	return ok, nil
+}
+
+// NewStanza builds a stanza as the server hands it to a module: kind, id,
+// type, from and to ("" for none), the content, and Payload set to the
+// content's first element, as the scanner would set it.
+func NewStanza(kind xmpp.Kind, id, typ, from, to, inner string) *xmpp.Stanza {
+	st := &xmpp.Stanza{Kind: kind, Name: kind.String(), Space: xmpp.NSClient, ID: id, Type: typ, Inner: []byte(inner)}
+	if from != "" {
+		st.From = xmpp.MustParseJID(from)
+	}
+	if to != "" {
+		st.To = xmpp.MustParseJID(to)
+	}
+	if start, err := xmpp.NextStart(xml.NewDecoder(strings.NewReader(inner))); err == nil {
+		st.Payload = start.Name
+	}
+	return st
 }

@@ -105,25 +105,7 @@ func (w *world) online(full string, prio int, features ...string) *moduletest.Se
 
 // iq builds an IQ from → to ("" for none) with the given payload.
 func iq(from, to, typ, payload string) *xmpp.Stanza {
-	st := &xmpp.Stanza{
-		Kind: xmpp.KindIQ, Name: "iq", Space: xmpp.NSClient, Type: typ, ID: "t1",
-		From: xmpp.MustParseJID(from), Inner: []byte(payload),
-	}
-	if to != "" {
-		st.To = xmpp.MustParseJID(to)
-	}
-	d := xml.NewDecoder(strings.NewReader(payload))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			break
-		}
-		if t, ok := tok.(xml.StartElement); ok {
-			st.Payload = t.Name
-			break
-		}
-	}
-	return st
+	return moduletest.NewStanza(xmpp.KindIQ, "t1", typ, from, to, payload)
 }
 
 // do sends an IQ to the handler and fails the test on an error.

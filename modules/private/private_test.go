@@ -1,7 +1,6 @@
 package private
 
 import (
-	"encoding/xml"
 	"strings"
 	"testing"
 
@@ -16,16 +15,7 @@ const (
 )
 
 func iq(from, to, typ, payload string) *xmpp.Stanza {
-	st := &xmpp.Stanza{Kind: xmpp.KindIQ, Name: "iq", Space: xmpp.NSClient, Type: typ, ID: "p1",
-		From: xmpp.MustParseJID(from), Inner: []byte(payload)}
-	if to != "" {
-		st.To = xmpp.MustParseJID(to)
-	}
-	d := xml.NewDecoder(strings.NewReader(payload))
-	if start, err := xmpp.NextStart(d); err == nil {
-		st.Payload = start.Name
-	}
-	return st
+	return moduletest.NewStanza(xmpp.KindIQ, "p1", typ, from, to, payload)
 }
 
 func query(children string) string { return `<query xmlns="` + NS + `">` + children + `</query>` }

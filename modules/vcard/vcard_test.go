@@ -4,7 +4,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/xml"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,16 +19,7 @@ const (
 )
 
 func iq(from, to, typ, payload string) *xmpp.Stanza {
-	st := &xmpp.Stanza{Kind: xmpp.KindIQ, Name: "iq", Space: xmpp.NSClient, Type: typ, ID: "v1",
-		From: xmpp.MustParseJID(from), Inner: []byte(payload)}
-	if to != "" {
-		st.To = xmpp.MustParseJID(to)
-	}
-	d := xml.NewDecoder(strings.NewReader(payload))
-	if start, err := xmpp.NextStart(d); err == nil {
-		st.Payload = start.Name
-	}
-	return st
+	return moduletest.NewStanza(xmpp.KindIQ, "v1", typ, from, to, payload)
 }
 
 func newHost(t *testing.T, withPEP bool) *moduletest.Host {
