@@ -334,11 +334,6 @@ func (srv *Server) serveDirectTLS(c net.Conn, remote netip.Addr) {
 	srv.serveStream(tc, remote, nil, true, true)
 }
 
-// startSession negotiates a WebSocket connection on the calling goroutine.
-func (srv *Server) startSession(c net.Conn, remote netip.Addr, ws *wsConn, secure bool) {
-	srv.serveStream(c, remote, ws, secure, true)
-}
-
 // serveStream negotiates a connection whose slot in the session cap is
 // already taken, and releases the slot when the connection ends.
 func (srv *Server) serveStream(c net.Conn, remote netip.Addr, ws *wsConn, secure, requireTLS bool) {

@@ -364,16 +364,13 @@ func (s *session) afterStanza() {
 // endStream handles the reader's final error.
 func (s *session) endStream(err error) {
 	var streamErr *xmpp.StreamError
-	var netErr net.Error
 	switch {
 	case errors.Is(err, io.EOF):
 		s.close(nil) // the client closed its stream: close ours
 	case errors.As(err, &streamErr):
 		s.log.Info("stream error", "condition", streamErr.Condition, "text", streamErr.Text)
 		s.close(streamErr)
-	case errors.As(err, &netErr) && netErr.Timeout() && !errors.Is(err, os.ErrDeadlineExceeded):
-		s.close(xmpp.NewStreamError(xmpp.StreamConnectionTimeout, ""))
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.Is(err, os.ErrDeadlineExceeded): // the idle deadline of deadlineConn
 		s.close(xmpp.NewStreamError(xmpp.StreamConnectionTimeout, "idle timeout"))
 	default:
 		s.log.Debug("read ended", "err", err)

@@ -108,7 +108,7 @@ func (srv *Server) webSocketHandler(lc conf.Listener, trusted []netip.Prefix) ht
 		remote := addrOf(c.RemoteAddr())
 		secure := lc.TLS || remote.IsLoopback() || inPrefixes(remote, trusted)
 		wc := &wsConn{Conn: c}
-		srv.startSession(wc, remote, wc, secure)
+		srv.serveStream(wc, remote, wc, secure, true) // negotiates on this handler goroutine
 	})
 	mux.HandleFunc("/.well-known/host-meta", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xrd+xml")

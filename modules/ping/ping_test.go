@@ -1,7 +1,6 @@
 package ping
 
 import (
-	"encoding/xml"
 	"errors"
 	"testing"
 
@@ -28,15 +27,8 @@ func TestPing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st := &xmpp.Stanza{
-				Kind: xmpp.KindIQ, Name: "iq", Space: xmpp.NSClient, ID: "p1", Type: tc.typ,
-				From:    xmpp.MustParseJID("juliet@example.org/balcony"),
-				Payload: xml.Name{Space: NS, Local: tc.local},
-				Inner:   []byte(`<` + tc.local + ` xmlns="` + NS + `"/>`),
-			}
-			if tc.to != "" {
-				st.To = xmpp.MustParseJID(tc.to)
-			}
+			st := moduletest.NewStanza(xmpp.KindIQ, "p1", tc.typ, "juliet@example.org/balcony", tc.to,
+				`<`+tc.local+` xmlns="`+NS+`"/>`)
 			res, err := h.IQ(st)
 			var se *xmpp.StanzaError
 			switch {
